@@ -1,0 +1,1 @@
+//! WebAssembly bindings (placeholder until the browser issue lands).

@@ -1,0 +1,291 @@
+//! RFC 4180 records, found in parallel.
+//!
+//! Why not the `csv` crate for reading: it accepts an unterminated quote silently (reading to
+//! the end of the file), which SPEC makes an error for the whole run, and it cannot start in
+//! the middle of a file, which parallel parsing needs. This reader is a small state machine
+//! over bytes; the `csv` crate stays as the test oracle it is checked against.
+//!
+//! Parallel parsing is speculative: the file is cut at line ends into chunks, each chunk is
+//! parsed as if a record started there, then the cuts are checked in order; a cut that fell
+//! inside a quoted field (a quoted line break) is re-parsed from where the previous chunk
+//! really ended. Well-formed files almost never need that, and the result never depends on
+//! the number of chunks.
+
+use memchr::{memchr, memchr3};
+
+/// A field of a record, as a byte range of the input.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub start: usize,
+    pub end: usize,
+    /// Quoted, and holding `""` escapes to undo.
+    pub escaped: bool,
+    /// A quote inside an unquoted field, or text after a closing quote.
+    pub malformed: bool,
+}
+
+/// A record's position: the number of line ends before it in the chunk, and its length.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RecordAt {
+    pub newlines_before: u64,
+    /// Bytes from the record's start to its end.
+    pub len: usize,
+}
+
+/// An unterminated quote: the byte position where the quoted field opened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Unterminated {
+    pub at: usize,
+    pub newlines_before: u64,
+}
+
+/// Reads records from `data[pos..]`, counting line ends.
+pub(crate) struct Cursor<'d> {
+    data: &'d [u8],
+    pub pos: usize,
+    pub newlines: u64,
+    columns_max: usize,
+}
+
+impl<'d> Cursor<'d> {
+    pub(crate) fn new(data: &'d [u8], pos: usize, columns_max: usize) -> Cursor<'d> {
+        Cursor { data, pos, newlines: 0, columns_max }
+    }
+
+    /// Skips blank lines (`\n` or `\r\n` alone) starting before `stop`; returns false when
+    /// no record starts before `stop`.
+    pub(crate) fn skip_blank_lines(&mut self, stop: usize) -> bool {
+        loop {
+            if self.pos >= stop || self.pos >= self.data.len() {
+                return false;
+            }
+            match self.data[self.pos] {
+                b'\n' => {
+                    self.pos += 1;
+                    self.newlines += 1;
+                }
+                b'\r' if self.data.get(self.pos + 1) == Some(&b'\n') => {
+                    self.pos += 2;
+                    self.newlines += 1;
+                }
+                _ => return true,
+            }
+        }
+    }
+
+    /// Reads one record starting at `pos` (not blank) into `fields`. Fields beyond
+    /// `columns_max` are counted in the return value's field count but not stored.
+    pub(crate) fn read_record(&mut self, fields: &mut Vec<Span>) -> Result<(RecordAt, usize), Unterminated> {
+        let start = self.pos;
+        let newlines_before = self.newlines;
+        fields.clear();
+        let mut count = 0usize;
+        loop {
+            let span = self.read_field()?;
+            count += 1;
+            if fields.len() < self.columns_max {
+                fields.push(span);
+            }
+            match self.data.get(self.pos) {
+                Some(b',') => self.pos += 1,
+                Some(b'\n') => {
+                    self.pos += 1;
+                    self.newlines += 1;
+                    break;
+                }
+                Some(b'\r') => {
+                    // Only reached as part of "\r\n" after a field (read_field stops there).
+                    self.pos += 2;
+                    self.newlines += 1;
+                    break;
+                }
+                None => break,
+                Some(_) => unreachable!("read_field stops at a separator or the end"),
+            }
+        }
+        Ok((RecordAt { newlines_before, len: self.pos - start }, count))
+    }
+
+    fn read_field(&mut self) -> Result<Span, Unterminated> {
+        let data = self.data;
+        if data.get(self.pos) == Some(&b'"') {
+            return self.read_quoted();
+        }
+        let start = self.pos;
+        let mut malformed = false;
+        let mut pos = start;
+        loop {
+            match memchr3(b',', b'\n', b'"', &data[pos..]) {
+                None => {
+                    pos = data.len();
+                    break;
+                }
+                Some(i) if data[pos + i] == b'"' => {
+                    malformed = true;
+                    pos += i + 1;
+                }
+                Some(i) => {
+                    pos += i;
+                    break;
+                }
+            }
+        }
+        self.pos = pos;
+        let mut end = pos;
+        if data.get(pos) == Some(&b'\n') && end > start && data[end - 1] == b'\r' {
+            end -= 1;
+            self.pos = end; // leave "\r\n" for read_record
+        }
+        Ok(Span { start, end, escaped: false, malformed })
+    }
+
+    fn read_quoted(&mut self) -> Result<Span, Unterminated> {
+        let data = self.data;
+        let open = Unterminated { at: self.pos, newlines_before: self.newlines };
+        let start = self.pos + 1;
+        let mut pos = start;
+        let mut escaped = false;
+        let end = loop {
+            let Some(i) = memchr(b'"', &data[pos..]) else { return Err(open) };
+            self.newlines += memchr::memchr_iter(b'\n', &data[pos..pos + i]).count() as u64;
+            let quote = pos + i;
+            if data.get(quote + 1) == Some(&b'"') {
+                escaped = true;
+                pos = quote + 2;
+            } else {
+                pos = quote + 1;
+                break quote;
+            }
+        };
+        self.pos = pos;
+        match data.get(pos) {
+            None | Some(b',' | b'\n') => Ok(Span { start, end, escaped, malformed: false }),
+            Some(b'\r') if data.get(pos + 1) == Some(&b'\n') => Ok(Span { start, end, escaped, malformed: false }),
+            Some(_) => {
+                // Text after the closing quote: keep reading to the separator, flag the field.
+                let rest = self.read_field()?;
+                Ok(Span { start, end: rest.end, escaped, malformed: true })
+            }
+        }
+    }
+}
+
+/// The bytes of a field, with `""` escapes undone into `scratch` when needed.
+pub(crate) fn field_bytes<'a>(data: &'a [u8], span: Span, arena: &'a bumpalo::Bump) -> &'a [u8] {
+    let raw = &data[span.start..span.end];
+    if !span.escaped {
+        return raw;
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        out.push(raw[i]);
+        i += if raw[i] == b'"' && raw.get(i + 1) == Some(&b'"') { 2 } else { 1 };
+    }
+    arena.alloc_slice_copy(&out)
+}
+
+/// Where a chunk's records start, and where its parse really ended.
+pub(crate) struct ChunkPlan {
+    pub start: usize,
+    pub stop: usize,
+}
+
+/// Cuts `data[body..]` into about `parts` ranges at line ends. Record boundaries are a guess
+/// that [`crate::ingest`] verifies.
+pub(crate) fn plan_chunks(data: &[u8], body: usize, parts: usize) -> Vec<ChunkPlan> {
+    let len = data.len();
+    let parts = parts.max(1);
+    let step = ((len - body) / parts).max(1 << 16);
+    let mut starts = vec![body];
+    let mut cut = body + step;
+    while cut < len {
+        match memchr(b'\n', &data[cut..]) {
+            Some(i) if cut + i + 1 < len => starts.push(cut + i + 1),
+            _ => break,
+        }
+        cut = starts[starts.len() - 1] + step;
+    }
+    let mut plans: Vec<ChunkPlan> = Vec::with_capacity(starts.len());
+    for (i, &start) in starts.iter().enumerate() {
+        let stop = starts.get(i + 1).copied().unwrap_or(len);
+        plans.push(ChunkPlan { start, stop });
+    }
+    plans
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn records(text: &str) -> Result<Vec<(u64, Vec<String>)>, Unterminated> {
+        let data = text.as_bytes();
+        let arena = bumpalo::Bump::new();
+        let mut cursor = Cursor::new(data, 0, 1024);
+        let mut fields = Vec::new();
+        let mut out = Vec::new();
+        while cursor.skip_blank_lines(data.len()) {
+            let (at, _) = cursor.read_record(&mut fields)?;
+            let values = fields
+                .iter()
+                .map(|s| {
+                    let v = String::from_utf8(field_bytes(data, *s, &arena).to_vec()).unwrap();
+                    if s.malformed {
+                        format!("!{v}")
+                    } else {
+                        v
+                    }
+                })
+                .collect();
+            out.push((at.newlines_before + 1, values));
+        }
+        Ok(out)
+    }
+
+    fn row(line: u64, fields: &[&str]) -> (u64, Vec<String>) {
+        (line, fields.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn quoting_line_ends_and_blank_lines() {
+        let got = records("a,b\r\n\r\n\"x,1\",\"say \"\"hi\"\"\"\n\"multi\nline\",z\n\nlast,").unwrap();
+        assert_eq!(
+            got,
+            vec![
+                row(1, &["a", "b"]),
+                row(3, &["x,1", "say \"hi\""]),
+                row(4, &["multi\nline", "z"]),
+                row(7, &["last", ""]),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_lone_carriage_return_is_data_and_no_final_newline_is_fine() {
+        assert_eq!(records("a\rb,c").unwrap(), vec![row(1, &["a\rb", "c"])]);
+        assert_eq!(records("\"a\"\r\n").unwrap(), vec![row(1, &["a"])]);
+    }
+
+    #[test]
+    fn malformed_quotes_are_flagged_not_fatal() {
+        assert_eq!(
+            records("5\" screen,x\n\"ab\"c,y\n").unwrap(),
+            vec![row(1, &["!5\" screen", "x"]), row(2, &["!ab\"c", "y"])]
+        );
+    }
+
+    #[test]
+    fn an_unterminated_quote_is_reported_where_it_opened() {
+        let err = records("a,b\nc,\"open\nmore\n").unwrap_err();
+        assert_eq!(err, Unterminated { at: 6, newlines_before: 1 });
+    }
+
+    #[test]
+    fn extra_fields_are_counted_beyond_the_limit() {
+        let data = b"a,b,c,d\n";
+        let mut cursor = Cursor::new(data, 0, 2);
+        let mut fields = Vec::new();
+        let (_, count) = cursor.read_record(&mut fields).unwrap();
+        assert_eq!((fields.len(), count), (2, 4));
+    }
+}

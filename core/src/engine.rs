@@ -1,0 +1,324 @@
+//! The pipeline, stage by stage: ingest -> identity -> cards (checks, balance walk, review
+//! per card) -> bulk drain -> beneficiaries -> settle and check conservation -> report.
+//!
+//! Every stage works on shards through [`crate::parallel`], and its outcome does not depend on
+//! the number of threads or the order of input rows: groups are formed by key, and each
+//! group is put in a defined order before any rule looks at it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::cards::{self, Ctx, Registry};
+use crate::error::{Error, Location};
+use crate::finding::{Finding, Found};
+use crate::identity::{self, Status};
+use crate::ingest::{self, AllocationSpec, DebitSpec, FileKind, MerchantSpec};
+use crate::money::Money;
+use crate::report::{self, Balance, InputSummary, Reject, Report, Settlement, Summary};
+use crate::rulebook::Rulebook;
+use crate::{beneficiary, drain, limits, parallel, shard, summary};
+
+/// The bytes of one input file and the name errors show for it.
+#[derive(Clone, Debug)]
+pub struct Source {
+    name: String,
+    bytes: Vec<u8>,
+}
+
+impl Source {
+    /// Input already in memory; `name` is what error messages call it.
+    pub fn from_bytes(name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Source {
+        Source { name: name.into(), bytes: bytes.into() }
+    }
+
+    /// Reads a file (at most [`limits::INPUT_BYTES_MAX`] bytes).
+    pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Source, Error> {
+        let path = path.as_ref();
+        let bytes = ingest::read_file(path, limits::INPUT_BYTES_MAX)?;
+        Ok(Source { name: path.display().to_string(), bytes })
+    }
+
+    /// Reads everything from `reader`.
+    pub fn from_reader(name: impl Into<String>, mut reader: impl std::io::Read) -> Result<Source, Error> {
+        let name = name.into();
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes).map_err(|source| Error::Io { path: name.clone(), source })?;
+        Ok(Source { name, bytes })
+    }
+
+    /// The name errors show.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The bytes.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+/// The input files of one cycle.
+#[derive(Clone, Debug)]
+pub struct Inputs {
+    /// allocations.csv
+    pub allocations: Source,
+    /// debits.csv
+    pub debits: Source,
+    /// merchants.csv, when there is one (without it no merchant is registered for anything).
+    pub merchants: Option<Source>,
+}
+
+/// A stage of the run, as told to an [`Observer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Reading and checking the CSV files.
+    Ingest,
+    /// Rule 1: duplicate and conflicting transactions.
+    Identity,
+    /// Rules 2 to 4 per card: checks, the balance walk, near duplicates and velocity.
+    Cards,
+    /// `BULK_DRAIN` per terminal.
+    BulkDrain,
+    /// Rule 5 on allocations.
+    Beneficiaries,
+    /// Settlement, conservation, and the report.
+    Report,
+}
+
+impl Stage {
+    /// Every stage, in run order.
+    pub const ALL: [Stage; 6] =
+        [Stage::Ingest, Stage::Identity, Stage::Cards, Stage::BulkDrain, Stage::Beneficiaries, Stage::Report];
+
+    /// A short name for a person.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Ingest => "reading files",
+            Stage::Identity => "identity",
+            Stage::Cards => "cards",
+            Stage::BulkDrain => "bulk drain",
+            Stage::Beneficiaries => "beneficiaries",
+            Stage::Report => "report",
+        }
+    }
+}
+
+/// Watches a run: told each stage as it starts, asked whether to stop.
+pub trait Observer: Send + Sync {
+    /// A stage starts.
+    fn stage(&self, _stage: Stage) {}
+    /// Should the run stop? Asked between stages; a yes ends the run with
+    /// [`Error::Cancelled`].
+    fn cancelled(&self) -> bool {
+        false
+    }
+}
+
+/// How to run.
+#[derive(Clone, Default)]
+pub struct Options {
+    /// Threads to use; 0 means every core. The report is the same whatever the number.
+    pub threads: usize,
+    /// Stop at the first bad row (as an [`Error::BadRow`]) instead of rejecting it.
+    pub strict: bool,
+    /// Told about progress, asked about cancellation.
+    pub observer: Option<Arc<dyn Observer>>,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("threads", &self.threads)
+            .field("strict", &self.strict)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
+}
+
+impl Options {
+    fn enter(&self, stage: Stage) -> Result<(), Error> {
+        if let Some(observer) = &self.observer {
+            if observer.cancelled() {
+                return Err(Error::Cancelled);
+            }
+            observer.stage(stage);
+        }
+        Ok(())
+    }
+}
+
+/// Reconciles one cycle: every rule of SPEC over the inputs, settlement, and the report.
+pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Result<Report, Error> {
+    let threads = parallel::threads(options.threads);
+    options.enter(Stage::Ingest)?;
+    let mut arenas: [Vec<bumpalo::Bump>; 3] = Default::default();
+    let [allocation_arena, debit_arena, merchant_arena] = &mut arenas;
+    let (a, d) = (&inputs.allocations, &inputs.debits);
+    let allocations = ingest::parse_file(&AllocationSpec(rulebook), &a.name, &a.bytes, allocation_arena, threads)?;
+    let debits = ingest::parse_file(&DebitSpec(rulebook), &d.name, &d.bytes, debit_arena, threads)?;
+    let merchants = match &inputs.merchants {
+        Some(m) => Some(ingest::parse_file(&MerchantSpec(rulebook), &m.name, &m.bytes, merchant_arena, threads)?),
+        None => None,
+    };
+    let mut rejects: Vec<ingest::Reject> = allocations.rejects.iter().chain(&debits.rejects).cloned().collect();
+    if let Some(m) = &merchants {
+        rejects.extend(m.rejects.iter().cloned());
+    }
+    rejects.sort_by(|x, y| (x.file, x.line).cmp(&(y.file, y.line)));
+    if let (true, Some(first)) = (options.strict, rejects.first()) {
+        let source = match first.file {
+            FileKind::Allocations => a,
+            FileKind::Debits => d,
+            FileKind::Merchants => inputs.merchants.as_ref().expect("a merchants reject has a file"),
+        };
+        let at =
+            Location { file: source.name.clone(), line: Some(first.line), column: first.column.map(str::to_owned) };
+        return Err(Error::BadRow { at, reason: first.reason.clone() });
+    }
+    let mut registry: Registry = crate::shard::map();
+    for m in merchants.iter().flat_map(|m| &m.rows) {
+        registry.entry(m.merchant).or_default().extend(&m.programs);
+    }
+    for programs in registry.values_mut() {
+        programs.sort_unstable();
+        programs.dedup();
+    }
+
+    options.enter(Stage::Identity)?;
+    let programs = rulebook.programs.len();
+    let identity = identity::debits(&debits.rows, programs, threads);
+
+    options.enter(Stage::Cards)?;
+    let debit_shards = shard::partition(threads, debits.rows.len(), |i| {
+        (identity.status[i] == Status::Kept).then_some(debits.rows[i].card)
+    });
+    let allocation_shards = shard::partition(threads, allocations.rows.len(), |i| Some(allocations.rows[i].card));
+    let ctx = Ctx { rulebook, registry: &registry };
+    let items: Vec<_> = debit_shards.into_iter().zip(allocation_shards).collect();
+    let outs = parallel::map(threads, items, |(debit_ids, allocation_ids)| {
+        let mut out = cards::shard(&ctx, &debits.rows, debit_ids, &allocations.rows, allocation_ids)?;
+        for &(k, original) in &out.orphans {
+            let card = out.findings[k].card;
+            out.findings[k].detail = identity.why_not_original(&debits.rows, original, card);
+        }
+        Ok::<_, Error>(out)
+    });
+    let mut found: Vec<Found> = identity.findings.clone();
+    let mut tallies = identity.tallies.clone();
+    let mut drains = Vec::new();
+    let mut balances = Vec::with_capacity(allocations.rows.len());
+    let mut settlement: BTreeMap<(&[u8], u16), cards::SettleAcc> = BTreeMap::new();
+    for out in outs {
+        let out = out?;
+        found.extend(out.findings);
+        summary::Tally::add_all(&mut tallies, &out.tallies);
+        drains.extend(out.drains);
+        balances.extend(out.balances);
+        for (key, acc) in out.settlement {
+            let into = settlement.entry(key).or_default();
+            into.gross += acc.gross;
+            into.reversed += acc.reversed;
+            into.debits += acc.debits;
+            into.reversals += acc.reversals;
+        }
+    }
+
+    options.enter(Stage::BulkDrain)?;
+    found.extend(drain::bulk_drain(rulebook, &drains, threads));
+
+    options.enter(Stage::Beneficiaries)?;
+    let kept: Vec<ingest::Allocation> = balances.iter().map(|(a, _)| *a).collect();
+    found.extend(beneficiary::duplicates(rulebook, &kept, threads));
+
+    options.enter(Stage::Report)?;
+    let scale = rulebook.currency_scale;
+    let code = |id: u16| rulebook.program(id).code().to_owned();
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let settlement: Vec<Settlement> = settlement
+        .into_iter()
+        .filter(|(_, acc)| acc.debits > 0)
+        .map(|((merchant, program), acc)| Settlement {
+            merchant_id: text(merchant),
+            program: code(program),
+            amount: Money::new(acc.gross - acc.reversed, scale),
+            debits: acc.debits,
+            reversals: acc.reversals,
+        })
+        .collect();
+    let mut per_program: Vec<BTreeMap<String, u64>> = vec![BTreeMap::new(); programs];
+    for f in &found {
+        *per_program[usize::from(f.program)].entry(f.rule.as_str().to_owned()).or_default() += 1;
+    }
+    let (program_summaries, totals) = summary::summarize(rulebook, &tallies, &settlement, &per_program)?;
+
+    let mut findings: Vec<Finding> = found
+        .into_iter()
+        .map(|f| Finding {
+            rule: f.rule,
+            txn_id: text(f.txn),
+            card_id: text(f.card),
+            program: code(f.program),
+            line: f.line,
+            detail: f.detail,
+        })
+        .collect();
+    findings.sort_unstable_by(|x, y| x.sort_key().cmp(&y.sort_key()));
+    balances.sort_unstable_by(|(x, _), (y, _)| {
+        (x.card, x.program, x.valid_to, x.valid_from, x.amount, x.beneficiary, x.household).cmp(&(
+            y.card,
+            y.program,
+            y.valid_to,
+            y.valid_from,
+            y.amount,
+            y.beneficiary,
+            y.household,
+        ))
+    });
+    let balances: Vec<Balance> = balances
+        .into_iter()
+        .map(|(a, remaining)| Balance {
+            card_id: text(a.card),
+            program: code(a.program),
+            valid_from: a.valid_from,
+            valid_to: a.valid_to,
+            allocated: Money::of(a.amount, scale),
+            spent: Money::of(a.amount - remaining, scale),
+            remaining: Money::of(remaining, scale),
+        })
+        .collect();
+
+    let mut files: Vec<(FileKind, &[u8], u64)> =
+        vec![(FileKind::Allocations, &a.bytes, allocations.rows_read), (FileKind::Debits, &d.bytes, debits.rows_read)];
+    if let (Some(m), Some(parsed)) = (&inputs.merchants, &merchants) {
+        files.push((FileKind::Merchants, &m.bytes, parsed.rows_read));
+    }
+    let digests = parallel::map(threads, files.iter().map(|f| f.1).collect(), report::sha256_hex);
+    let inputs_summary = files
+        .iter()
+        .zip(digests)
+        .map(|(&(kind, _, rows_read), sha256)| InputSummary {
+            file: kind.name().to_owned(),
+            rows_read,
+            rows_rejected: rejects.iter().filter(|r| r.file == kind).count() as u64,
+            sha256,
+        })
+        .collect();
+    let rejects = rejects
+        .into_iter()
+        .map(|r| Reject {
+            file: r.file.name().to_owned(),
+            line: r.line,
+            column: r.column.unwrap_or_default().to_owned(),
+            reason: r.reason,
+        })
+        .collect();
+    let summary = Summary {
+        currency_scale: scale,
+        programs: program_summaries,
+        totals,
+        inputs: inputs_summary,
+        rulebook_sha256: rulebook.sha256.clone(),
+    };
+    Ok(Report { summary, findings, settlement, balances, rejects })
+}

@@ -1,0 +1,128 @@
+//! Rule 1, identity: resent copies and conflicting rows of debits.csv.
+//!
+//! Rows are sharded by `txn_id`. Within a `txn_id`, when every row has equal values (parsed
+//! values, so `50000` equals `50000.00`), the first by line is kept and the others are
+//! `DUPLICATE_TXN` copies; when any two differ, every row is `CONFLICTING_TXN`, held, and
+//! takes no further part. (Identical allocations are found with the cards, in `cards`.)
+
+use crate::finding::{Found, Rule};
+use crate::ingest::{Debit, Kind};
+use crate::money::Sum;
+use crate::parallel;
+use crate::shard;
+use crate::summary::Tally;
+
+/// What identity decided for a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// In play: goes on to the other rules.
+    Kept,
+    /// A resent copy: dropped.
+    Duplicate,
+    /// Shares its `txn_id` with a different row: held (a debit) or not applied (a reversal).
+    Conflicting,
+}
+
+/// The outcome of rule 1 over debits.csv.
+pub(crate) struct Identity<'a> {
+    /// Per row.
+    pub status: Vec<Status>,
+    /// Row numbers per `txn_id` shard, sorted by (`txn_id`, line): the index that answers
+    /// "what is this `txn_id`?" for orphan reversals.
+    shards: Vec<Vec<u32>>,
+    pub findings: Vec<Found<'a>>,
+    /// Per program: debits left after dropping copies, and the conflicting (held) ones.
+    pub tallies: Vec<Tally>,
+}
+
+/// Applies rule 1 to all rows of debits.csv.
+pub(crate) fn debits<'a>(rows: &[Debit<'a>], programs: usize, threads: usize) -> Identity<'a> {
+    let shards = shard::partition(threads, rows.len(), |i| Some(rows[i].txn));
+    let worked = parallel::map(threads, shards, |mut ids| {
+        ids.sort_unstable_by(|&a, &b| rows[a as usize].txn.cmp(rows[b as usize].txn).then(a.cmp(&b)));
+        let mut decided: Vec<(u32, Status)> = Vec::new();
+        let mut findings = Vec::new();
+        let mut tallies = vec![Tally::default(); programs];
+        for group in ids.chunk_by(|&a, &b| rows[a as usize].txn == rows[b as usize].txn) {
+            let first = &rows[group[0] as usize];
+            let identical = group.iter().all(|&i| rows[i as usize].same_values(first));
+            if identical {
+                count_debit(&mut tallies, first, false);
+                for &i in &group[1..] {
+                    decided.push((i, Status::Duplicate));
+                    let row = &rows[i as usize];
+                    findings.push(found(
+                        row,
+                        Rule::DuplicateTxn,
+                        "identical copy of an earlier row; the first copy is kept".into(),
+                    ));
+                }
+            } else {
+                for &i in group {
+                    decided.push((i, Status::Conflicting));
+                    let row = &rows[i as usize];
+                    count_debit(&mut tallies, row, true);
+                    let detail = format!("{} rows share this txn_id with different values; none is used", group.len());
+                    findings.push(found(row, Rule::ConflictingTxn, detail));
+                }
+            }
+        }
+        (ids, decided, findings, tallies)
+    });
+    let mut identity = Identity {
+        status: vec![Status::Kept; rows.len()],
+        shards: Vec::with_capacity(shard::SHARDS),
+        findings: Vec::new(),
+        tallies: vec![Tally::default(); programs],
+    };
+    for (ids, decided, findings, tallies) in worked {
+        for (i, status) in decided {
+            identity.status[i as usize] = status;
+        }
+        identity.shards.push(ids);
+        identity.findings.extend(findings);
+        Tally::add_all(&mut identity.tallies, &tallies);
+    }
+    identity
+}
+
+/// Counts a debit (not a reversal) left after dropping copies; a conflicting one is held.
+fn count_debit(tallies: &mut [Tally], row: &Debit<'_>, conflicting: bool) {
+    if row.kind != Kind::Debit {
+        return;
+    }
+    let t = &mut tallies[usize::from(row.program)];
+    t.debits += 1;
+    t.debits_gross += Sum::from(row.amount);
+    if conflicting {
+        t.debits_held += 1;
+        t.held_gross += Sum::from(row.amount);
+    }
+}
+
+fn found<'a>(row: &Debit<'a>, rule: Rule, detail: String) -> Found<'a> {
+    Found { rule, txn: row.txn, card: row.card, program: row.program, line: row.line, detail }
+}
+
+impl Identity<'_> {
+    /// Why `txn` cannot be the original of a reversal on `card`, seen from the whole file.
+    pub(crate) fn why_not_original(&self, rows: &[Debit<'_>], txn: &[u8], card: &[u8]) -> String {
+        let shown = String::from_utf8_lossy(txn);
+        let ids = &self.shards[shard::of(&shard::hasher(), &txn)];
+        let start = ids.partition_point(|&i| rows[i as usize].txn < txn);
+        let group: Vec<u32> = ids[start..].iter().copied().take_while(|&i| rows[i as usize].txn == txn).collect();
+        let Some(&first) = group.first() else {
+            return format!("original {shown} is not in debits.csv");
+        };
+        let row = &rows[first as usize];
+        if self.status[first as usize] == Status::Conflicting {
+            format!("original {shown} is in conflict")
+        } else if row.kind == Kind::Reversal {
+            format!("original {shown} is a reversal, not a debit")
+        } else if row.card != card {
+            format!("original {shown} is a debit of another card")
+        } else {
+            format!("original {shown} cannot be reversed here")
+        }
+    }
+}

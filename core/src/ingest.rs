@@ -1,0 +1,569 @@
+//! Ingest: the three CSV files into typed rows, and every bad row into a reject.
+//!
+//! Columns are found by header name. Each row is checked column by column in SPEC order and
+//! the first failing column names the reject. A row is either used or rejected, so rows read
+//! = rows used + rows rejected, per file. Ids borrow from the input bytes (a quoted id with
+//! `""` escapes is unescaped into a per-chunk arena).
+
+use std::path::Path;
+
+use bumpalo::Bump;
+
+use crate::csvread::{self, Cursor, Span};
+use crate::error::{Error, Location};
+use crate::limits;
+use crate::money::{self, Minor};
+use crate::parallel;
+use crate::rulebook::{parse_mcc, Channel, ProgramId, Rulebook};
+use crate::time::{parse_instant, Date, Instant};
+
+/// The role of an input file. Its name is what reports show, whatever the path was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum FileKind {
+    Allocations,
+    Debits,
+    Merchants,
+}
+
+impl FileKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            FileKind::Allocations => "allocations.csv",
+            FileKind::Debits => "debits.csv",
+            FileKind::Merchants => "merchants.csv",
+        }
+    }
+}
+
+/// A card's grant for a program over a period.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Allocation<'a> {
+    pub line: u64,
+    pub card: &'a [u8],
+    pub beneficiary: &'a [u8],
+    pub household: &'a [u8],
+    pub program: ProgramId,
+    pub valid_from: Date,
+    pub valid_to: Date,
+    pub amount: Minor,
+}
+
+impl Allocation<'_> {
+    /// Everything but the line: identical allocations have equal values.
+    pub(crate) fn same_values(&self, other: &Allocation<'_>) -> bool {
+        Allocation { line: 0, ..*self } == Allocation { line: 0, ..*other }
+    }
+}
+
+/// A debit or a reversal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Kind {
+    Debit,
+    Reversal,
+}
+
+/// A row of debits.csv (a debit or a reversal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Debit<'a> {
+    pub line: u64,
+    pub txn: &'a [u8],
+    pub kind: Kind,
+    /// Empty on a debit (the column is ignored there).
+    pub original: &'a [u8],
+    pub card: &'a [u8],
+    pub program: ProgramId,
+    pub amount: Minor,
+    pub instant: Instant,
+    pub merchant: &'a [u8],
+    pub terminal: &'a [u8],
+    pub channel: Option<Channel>,
+    pub mcc: Option<u16>,
+    pub atc: Option<u16>,
+}
+
+impl Debit<'_> {
+    /// Every field of the spec equal (parsed values, not text)?
+    pub(crate) fn same_values(&self, other: &Debit<'_>) -> bool {
+        Debit { line: 0, ..*self } == Debit { line: 0, ..*other }
+    }
+
+    /// Event order: by instant, then debits before reversals, then `txn_id` bytewise.
+    pub(crate) fn event_key(&self) -> (Instant, Kind, &[u8]) {
+        (self.instant, self.kind, self.txn)
+    }
+}
+
+/// A row of merchants.csv.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Merchant<'a> {
+    pub line: u64,
+    pub merchant: &'a [u8],
+    pub programs: Vec<ProgramId>,
+}
+
+/// A rejected row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Reject {
+    pub file: FileKind,
+    pub line: u64,
+    pub column: Option<&'static str>,
+    pub reason: String,
+}
+
+/// One file, parsed.
+pub(crate) struct Parsed<R> {
+    pub rows: Vec<R>,
+    pub rejects: Vec<Reject>,
+    pub rows_read: u64,
+}
+
+/// Reads a whole file, refusing one above `bytes_max`.
+pub(crate) fn read_file(path: &Path, bytes_max: u64) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let io = |source| Error::Io { path: path.display().to_string(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(bytes_max.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > bytes_max {
+        return Err(Error::limit(
+            &path.display().to_string(),
+            None,
+            format!("the file is larger than {bytes_max} bytes"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// How one kind of row is read: its columns in SPEC order, and a parser over them.
+pub(crate) trait RowSpec: Sync {
+    type Row<'a>: Send;
+    const KIND: FileKind;
+    /// Columns in SPEC order, with whether each is optional.
+    const COLUMNS: &'static [(&'static str, bool)];
+    /// Parses a row; on failure, the index (in COLUMNS) of the first failing column and why.
+    fn parse<'a>(&self, fields: &Fields<'a, '_>, line: u64) -> Result<Self::Row<'a>, (usize, String)>;
+    fn line(row: &Self::Row<'_>) -> u64;
+    fn set_line(row: &mut Self::Row<'_>, line: u64);
+}
+
+/// The fields of one record, by SPEC column index.
+pub(crate) struct Fields<'a, 'r> {
+    data: &'a [u8],
+    spans: &'r [Span],
+    map: &'r [Option<usize>],
+    arena: &'a Bump,
+}
+
+impl<'a> Fields<'a, '_> {
+    /// The value of SPEC column `col` (empty for an absent optional column).
+    pub(crate) fn get(&self, col: usize) -> Result<&'a [u8], (usize, String)> {
+        let Some(index) = self.map[col] else { return Ok(b"") };
+        let span = self.spans[index];
+        if span.malformed {
+            return Err((
+                col,
+                "malformed quotes: a quote inside an unquoted field, or text after a closing quote".into(),
+            ));
+        }
+        Ok(csvread::field_bytes(self.data, span, self.arena))
+    }
+
+    /// An id: 1 to 64 bytes of printable ASCII.
+    pub(crate) fn id(&self, col: usize) -> Result<&'a [u8], (usize, String)> {
+        let value = self.get(col)?;
+        check_id(value).map_err(|reason| (col, reason))?;
+        Ok(value)
+    }
+
+    /// An id, or empty.
+    pub(crate) fn optional_id(&self, col: usize) -> Result<&'a [u8], (usize, String)> {
+        let value = self.get(col)?;
+        if !value.is_empty() {
+            check_id(value).map_err(|reason| (col, reason))?;
+        }
+        Ok(value)
+    }
+}
+
+fn check_id(value: &[u8]) -> Result<(), String> {
+    if value.is_empty() {
+        return Err("empty, expected an id".into());
+    }
+    if value.len() > limits::ID_BYTES_MAX {
+        return Err(format!("id is {} bytes long, at most {} allowed", value.len(), limits::ID_BYTES_MAX));
+    }
+    if !value.iter().all(|b| (0x20..=0x7E).contains(b)) {
+        return Err(if std::str::from_utf8(value).is_err() {
+            "not valid UTF-8".into()
+        } else {
+            format!("'{}' has a character outside printable ASCII", money::show(value).escape_debug())
+        });
+    }
+    Ok(())
+}
+
+fn program(rulebook: &Rulebook, fields: &Fields<'_, '_>, col: usize) -> Result<ProgramId, (usize, String)> {
+    let code = fields.get(col)?;
+    rulebook.program_id(code).ok_or_else(|| (col, format!("unknown program '{}'", money::show(code).escape_debug())))
+}
+
+fn money_at(rulebook: &Rulebook, fields: &Fields<'_, '_>, col: usize) -> Result<Minor, (usize, String)> {
+    money::parse_money(fields.get(col)?, rulebook.currency_scale).map_err(|reason| (col, reason))
+}
+
+/// allocations.csv
+pub(crate) struct AllocationSpec<'r>(pub &'r Rulebook);
+
+impl RowSpec for AllocationSpec<'_> {
+    type Row<'a> = Allocation<'a>;
+    const KIND: FileKind = FileKind::Allocations;
+    const COLUMNS: &'static [(&'static str, bool)] = &[
+        ("card_id", false),
+        ("beneficiary_id", false),
+        ("household_id", true),
+        ("program", false),
+        ("valid_from", false),
+        ("valid_to", false),
+        ("amount", false),
+    ];
+
+    fn parse<'a>(&self, f: &Fields<'a, '_>, line: u64) -> Result<Allocation<'a>, (usize, String)> {
+        let card = f.id(0)?;
+        let beneficiary = f.id(1)?;
+        let household = f.optional_id(2)?;
+        let program = program(self.0, f, 3)?;
+        let valid_from = Date::parse(f.get(4)?).map_err(|r| (4, r))?;
+        let valid_to = Date::parse(f.get(5)?).map_err(|r| (5, r))?;
+        if valid_to < valid_from {
+            return Err((5, format!("valid_to {valid_to} is before valid_from {valid_from}")));
+        }
+        let amount = money_at(self.0, f, 6)?;
+        Ok(Allocation { line, card, beneficiary, household, program, valid_from, valid_to, amount })
+    }
+
+    fn line(row: &Allocation<'_>) -> u64 {
+        row.line
+    }
+    fn set_line(row: &mut Allocation<'_>, line: u64) {
+        row.line = line;
+    }
+}
+
+/// debits.csv
+pub(crate) struct DebitSpec<'r>(pub &'r Rulebook);
+
+impl RowSpec for DebitSpec<'_> {
+    type Row<'a> = Debit<'a>;
+    const KIND: FileKind = FileKind::Debits;
+    const COLUMNS: &'static [(&'static str, bool)] = &[
+        ("txn_id", false),
+        ("type", true),
+        ("original_txn_id", true),
+        ("card_id", false),
+        ("program", false),
+        ("amount", false),
+        ("timestamp", false),
+        ("merchant_id", false),
+        ("terminal_id", false),
+        ("channel", false),
+        ("mcc", true),
+        ("atc", true),
+    ];
+
+    fn parse<'a>(&self, f: &Fields<'a, '_>, line: u64) -> Result<Debit<'a>, (usize, String)> {
+        let txn = f.id(0)?;
+        let kind = match f.get(1)? {
+            b"" | b"debit" => Kind::Debit,
+            b"reversal" => Kind::Reversal,
+            other => {
+                return Err((
+                    1,
+                    format!("type '{}' must be debit, reversal or empty", money::show(other).escape_debug()),
+                ))
+            }
+        };
+        let original = match kind {
+            Kind::Debit => &b""[..],
+            Kind::Reversal => {
+                if f.get(2)?.is_empty() {
+                    return Err((2, "required on a reversal: the txn_id of the debit it reverses".into()));
+                }
+                f.id(2)?
+            }
+        };
+        let card = f.id(3)?;
+        let program = program(self.0, f, 4)?;
+        let amount = money_at(self.0, f, 5)?;
+        let instant = parse_instant(f.get(6)?, self.0.timezone).map_err(|r| (6, r))?;
+        let (merchant, terminal) = match kind {
+            Kind::Debit => (f.id(7)?, f.id(8)?),
+            Kind::Reversal => (f.optional_id(7)?, f.optional_id(8)?),
+        };
+        let channel = match (f.get(9)?, kind) {
+            (b"", Kind::Reversal) => None,
+            (b"", Kind::Debit) => return Err((9, "empty, expected one of atm, pos, qr, transfer".into())),
+            (text, _) => Some(Channel::parse(text).ok_or_else(|| {
+                (9, format!("channel '{}' is not one of atm, pos, qr, transfer", money::show(text).escape_debug()))
+            })?),
+        };
+        let mcc = match f.get(10)? {
+            b"" => None,
+            text => Some(
+                parse_mcc(text)
+                    .ok_or_else(|| (10, format!("mcc '{}' is not 4 digits", money::show(text).escape_debug())))?,
+            ),
+        };
+        let atc = match f.get(11)? {
+            b"" => None,
+            text => Some(parse_atc(text).ok_or_else(|| {
+                (11, format!("atc '{}' is not a whole number from 0 to 65535", money::show(text).escape_debug()))
+            })?),
+        };
+        Ok(Debit { line, txn, kind, original, card, program, amount, instant, merchant, terminal, channel, mcc, atc })
+    }
+
+    fn line(row: &Debit<'_>) -> u64 {
+        row.line
+    }
+    fn set_line(row: &mut Debit<'_>, line: u64) {
+        row.line = line;
+    }
+}
+
+fn parse_atc(text: &[u8]) -> Option<u16> {
+    if !text.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let digits = &text[text.iter().position(|&b| b != b'0').unwrap_or(text.len())..];
+    if digits.len() > 5 {
+        return None;
+    }
+    let value = digits.iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
+    u16::try_from(value).ok()
+}
+
+/// merchants.csv
+pub(crate) struct MerchantSpec<'r>(pub &'r Rulebook);
+
+impl RowSpec for MerchantSpec<'_> {
+    type Row<'a> = Merchant<'a>;
+    const KIND: FileKind = FileKind::Merchants;
+    const COLUMNS: &'static [(&'static str, bool)] = &[("merchant_id", false), ("programs", false)];
+
+    fn parse<'a>(&self, f: &Fields<'a, '_>, line: u64) -> Result<Merchant<'a>, (usize, String)> {
+        let merchant = f.id(0)?;
+        let list = f.get(1)?;
+        let mut programs = Vec::new();
+        if !list.is_empty() {
+            for code in list.split(|&b| b == b';') {
+                if code.is_empty() {
+                    return Err((1, format!("'{}' has an empty program code", money::show(list).escape_debug())));
+                }
+                let id = self
+                    .0
+                    .program_id(code)
+                    .ok_or_else(|| (1, format!("unknown program '{}'", money::show(code).escape_debug())))?;
+                programs.push(id);
+            }
+        }
+        programs.sort_unstable();
+        programs.dedup();
+        Ok(Merchant { line, merchant, programs })
+    }
+
+    fn line(row: &Merchant<'_>) -> u64 {
+        row.line
+    }
+    fn set_line(row: &mut Merchant<'_>, line: u64) {
+        row.line = line;
+    }
+}
+
+/// What one chunk of a file yields.
+struct ChunkOut<R> {
+    rows: Vec<R>,
+    rejects: Vec<Reject>,
+    rows_read: u64,
+    /// Where the chunk's last record ended.
+    end: usize,
+    /// Line ends from the chunk's start to `end`.
+    newlines: u64,
+    unterminated: Option<csvread::Unterminated>,
+}
+
+/// Parses one file in parallel chunks. `file` names it in errors; `arenas` hold unescaped
+/// ids and must outlive the rows.
+pub(crate) fn parse_file<'a, S: RowSpec>(
+    spec: &S,
+    file: &str,
+    data: &'a [u8],
+    arenas: &'a mut Vec<Bump>,
+    threads: usize,
+) -> Result<Parsed<S::Row<'a>>, Error> {
+    let data_start = if data.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
+    let header = read_header::<S>(file, data, data_start)?;
+    let (body, header_newlines) = (header.body, header.newlines);
+    let plans = csvread::plan_chunks(data, body, threads * 4);
+    arenas.clear();
+    arenas.resize_with(plans.len() + 1, Bump::new);
+    let (spare, chunk_arenas) = arenas.split_last_mut().expect("one arena per chunk and a spare");
+    let spare: &'a Bump = spare;
+    let items: Vec<_> = plans.iter().zip(chunk_arenas.iter_mut()).map(|(p, a)| (p.start, p.stop, a)).collect();
+    let mut outs =
+        parallel::map(threads, items, |(start, stop, arena)| parse_chunk(spec, data, start, stop, &header, arena));
+
+    let mut parsed = Parsed { rows: Vec::new(), rejects: Vec::new(), rows_read: 0 };
+    let mut expected = body;
+    let mut newlines = header_newlines;
+    for (k, plan) in plans.iter().enumerate() {
+        if plan.start != expected {
+            // The cut fell inside a record (a quoted line end): parse again from where the
+            // previous chunk really ended.
+            outs[k] = if expected >= plan.stop {
+                ChunkOut {
+                    rows: Vec::new(),
+                    rejects: Vec::new(),
+                    rows_read: 0,
+                    end: expected,
+                    newlines: 0,
+                    unterminated: None,
+                }
+            } else {
+                parse_chunk(spec, data, expected, plan.stop, &header, spare)
+            };
+        }
+        let out = &mut outs[k];
+        if let Some(open) = out.unterminated {
+            let line = newlines + open.newlines_before + 1;
+            return Err(Error::file(
+                file,
+                Some(line),
+                format!("unterminated quote: the quoted field opened on line {line} never closes"),
+            ));
+        }
+        for row in &mut out.rows {
+            let relative = S::line(row);
+            S::set_line(row, relative + newlines);
+        }
+        for reject in &mut out.rejects {
+            reject.line += newlines;
+        }
+        newlines += out.newlines;
+        expected = out.end;
+        parsed.rows_read += out.rows_read;
+    }
+    if parsed.rows_read > limits::ROWS_MAX as u64 {
+        return Err(Error::limit(
+            file,
+            None,
+            format!("{} rows, at most {} allowed", parsed.rows_read, limits::ROWS_MAX),
+        ));
+    }
+    let total_rows: usize = outs.iter().map(|o| o.rows.len()).sum();
+    parsed.rows.reserve_exact(total_rows);
+    for out in outs {
+        parsed.rows.extend(out.rows);
+        parsed.rejects.extend(out.rejects);
+    }
+    Ok(parsed)
+}
+
+fn parse_chunk<'a, S: RowSpec>(
+    spec: &S,
+    data: &'a [u8],
+    start: usize,
+    stop: usize,
+    header: &Header,
+    arena: &'a Bump,
+) -> ChunkOut<S::Row<'a>> {
+    let mut cursor = Cursor::new(data, start, limits::COLUMNS_MAX);
+    let mut spans = Vec::with_capacity(header.fields + 1);
+    let fields_expected = header.fields;
+    let mut out =
+        ChunkOut { rows: Vec::new(), rejects: Vec::new(), rows_read: 0, end: start, newlines: 0, unterminated: None };
+    while cursor.skip_blank_lines(stop) {
+        let (at, count) = match cursor.read_record(&mut spans) {
+            Ok(found) => found,
+            Err(open) => {
+                out.unterminated = Some(open);
+                break;
+            }
+        };
+        out.rows_read += 1;
+        let line = at.newlines_before + 1;
+        let reject = |column: Option<&'static str>, reason: String| Reject { file: S::KIND, line, column, reason };
+        if at.len > limits::RECORD_BYTES_MAX {
+            out.rejects.push(reject(
+                None,
+                format!("the row is {} bytes long, at most {} allowed", at.len, limits::RECORD_BYTES_MAX),
+            ));
+        } else if count != fields_expected {
+            out.rejects.push(reject(None, format!("{count} fields, expected {fields_expected} as in the header")));
+        } else {
+            let fields = Fields { data, spans: &spans, map: &header.map, arena };
+            match spec.parse(&fields, line) {
+                Ok(row) => out.rows.push(row),
+                Err((col, reason)) => out.rejects.push(reject(Some(S::COLUMNS[col].0), reason)),
+            }
+        }
+    }
+    out.end = cursor.pos;
+    out.newlines = cursor.newlines;
+    out
+}
+
+/// Where the SPEC columns are in a file's records.
+struct Header {
+    /// Per SPEC column, its index in the record (none for an absent optional column).
+    map: Vec<Option<usize>>,
+    /// Fields in the header: every record must have as many.
+    fields: usize,
+    /// Where the first record after the header starts.
+    body: usize,
+    /// Line ends before `body`.
+    newlines: u64,
+}
+
+/// Finds the header and maps the SPEC columns to their positions.
+fn read_header<S: RowSpec>(file: &str, data: &[u8], start: usize) -> Result<Header, Error> {
+    let mut cursor = Cursor::new(data, start, limits::COLUMNS_MAX + 1);
+    let expected: Vec<&str> = S::COLUMNS.iter().map(|(name, _)| *name).collect();
+    if !cursor.skip_blank_lines(data.len()) {
+        return Err(Error::file(
+            file,
+            None,
+            format!("the file is empty: expected a header with {}", expected.join(", ")),
+        ));
+    }
+    let mut spans = Vec::new();
+    let (at, fields) = cursor
+        .read_record(&mut spans)
+        .map_err(|open| Error::file(file, Some(open.newlines_before + 1), "unterminated quote in the header"))?;
+    let line = Some(at.newlines_before + 1);
+    if fields > limits::COLUMNS_MAX {
+        return Err(Error::limit(
+            file,
+            line,
+            format!("the header has {fields} columns, at most {} allowed", limits::COLUMNS_MAX),
+        ));
+    }
+    let arena = Bump::new();
+    let names: Vec<&[u8]> = spans.iter().map(|s| csvread::field_bytes(data, *s, &arena)).collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+        return Err(Error::file(file, line, format!("column '{}' appears twice in the header", money::show(w[0]))));
+    }
+    let mut map = Vec::with_capacity(S::COLUMNS.len());
+    for (name, optional) in S::COLUMNS {
+        let index = names.iter().position(|n| *n == name.as_bytes());
+        if index.is_none() && !optional {
+            return Err(Error::File {
+                at: Location { file: file.to_owned(), line, column: Some((*name).to_owned()) },
+                reason: format!("missing column '{name}': the header must name {}", expected.join(", ")),
+            });
+        }
+        map.push(index);
+    }
+    Ok(Header { map, fields, body: cursor.pos, newlines: cursor.newlines })
+}

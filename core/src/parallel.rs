@@ -1,0 +1,74 @@
+//! The one place that knows about threads.
+//!
+//! Every parallel stage is a list of independent work items (file chunks, shards of cards,
+//! of transaction ids, of terminals) mapped by [`map`]: scoped worker threads take items from
+//! a lock-free queue and keep their results to themselves; the results are put back in item
+//! order at the end. No lock is taken per item, and the output never depends on the number
+//! of threads. On wasm32 the same code runs on the calling thread.
+
+use crossbeam_queue::ArrayQueue;
+
+/// The number of threads to use for a request of `requested` (0 means every core).
+pub(crate) fn threads(requested: usize) -> usize {
+    if cfg!(target_arch = "wasm32") {
+        return 1;
+    }
+    match requested {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// Applies `f` to every item, on up to `threads` threads; results are in item order.
+pub(crate) fn map<T, R, F>(threads: usize, items: Vec<T>, f: F) -> Vec<R>
+where
+    T: Send,
+    R: Send,
+    F: Fn(T) -> R + Sync,
+{
+    let workers = threads.min(items.len());
+    if workers <= 1 || cfg!(target_arch = "wasm32") {
+        return items.into_iter().map(f).collect();
+    }
+    let count = items.len();
+    let queue = ArrayQueue::new(count);
+    for item in items.into_iter().enumerate() {
+        assert!(queue.push(item).is_ok(), "the queue holds every item");
+    }
+    let mut done: Vec<Vec<(usize, R)>> = Vec::with_capacity(workers);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    while let Some((index, item)) = queue.pop() {
+                        out.push((index, f(item)));
+                    }
+                    out
+                })
+            })
+            .collect();
+        for handle in handles {
+            match handle.join() {
+                Ok(out) => done.push(out),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    let mut slots: Vec<Option<R>> = (0..count).map(|_| None).collect();
+    for (index, result) in done.into_iter().flatten() {
+        slots[index] = Some(result);
+    }
+    slots.into_iter().map(|r| r.expect("every item was mapped")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn results_keep_item_order_whatever_the_threads() {
+        for threads in [1, 2, 8] {
+            let out = super::map(threads, (0..1000u64).collect(), |x| x * x);
+            assert_eq!(out, (0..1000u64).map(|x| x * x).collect::<Vec<_>>());
+        }
+    }
+}
