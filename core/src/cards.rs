@@ -61,18 +61,10 @@ pub(crate) struct ShardOut<'a> {
 pub(crate) fn shard<'a>(
     ctx: &Ctx<'_, 'a>,
     debits: &[Debit<'a>],
-    mut debit_ids: Vec<u32>,
+    debit_ids: Vec<u32>,
     allocations: &[Allocation<'a>],
-    mut allocation_ids: Vec<u32>,
+    allocation_ids: Vec<u32>,
 ) -> Result<ShardOut<'a>, Error> {
-    debit_ids.sort_unstable_by(|&a, &b| {
-        let (x, y) = (&debits[a as usize], &debits[b as usize]);
-        x.card.cmp(y.card).then_with(|| x.event_key().cmp(&y.event_key()))
-    });
-    allocation_ids.sort_unstable_by(|&a, &b| {
-        let (x, y) = (&allocations[a as usize], &allocations[b as usize]);
-        draw_key(x).cmp(&draw_key(y)).then(a.cmp(&b))
-    });
     let mut out = ShardOut {
         findings: Vec::new(),
         orphans: Vec::new(),
@@ -81,34 +73,68 @@ pub(crate) fn shard<'a>(
         balances: Vec::new(),
         tallies: vec![Tally::default(); ctx.rulebook.programs.len()],
     };
-    let kept = keep_first_allocations(allocations, &allocation_ids, &mut out.findings);
-    let (mut d, mut a) = (0, 0);
-    while d < debit_ids.len() || a < kept.len() {
-        let card = match (debit_ids.get(d), kept.get(a)) {
-            (Some(&i), Some(alloc)) => debits[i as usize].card.min(alloc.card),
-            (Some(&i), None) => debits[i as usize].card,
-            (None, Some(alloc)) => alloc.card,
-            (None, None) => unreachable!(),
-        };
-        let d_end = d + debit_ids[d..].iter().take_while(|&&i| debits[i as usize].card == card).count();
-        let a_end = a + kept[a..].iter().take_while(|x| x.card == card).count();
-        if a_end - a > limits::ALLOCATIONS_PER_CARD_MAX {
+    // Cards are worked in any order (every output is sorted later); what matters is that each
+    // card's rows are together, then in event order and draw order.
+    let mut cards: crate::shard::Map<&[u8], u32> = crate::shard::map();
+    cards.reserve(allocation_ids.len() / 2 + debit_ids.len() / 8);
+    let mut card_of = |card: &'a [u8]| {
+        let next = cards.len() as u32;
+        *cards.entry(card).or_insert(next)
+    };
+    let debit_cards: Vec<u32> = debit_ids.iter().map(|&i| card_of(debits[i as usize].card)).collect();
+    let allocation_cards: Vec<u32> = allocation_ids.iter().map(|&i| card_of(allocations[i as usize].card)).collect();
+    let count = cards.len();
+    drop(cards);
+    let (debit_order, debit_starts) = group(&debit_ids, &debit_cards, count);
+    let (allocation_order, allocation_starts) = group(&allocation_ids, &allocation_cards, count);
+    let mut events: Vec<&Debit<'a>> = Vec::new();
+    let mut kept: Vec<Allocation<'a>> = Vec::new();
+    let mut ids: Vec<u32> = Vec::new();
+    let mut scratch = Scratch::default();
+    for c in 0..count {
+        events.clear();
+        events.extend(debit_order[debit_starts[c]..debit_starts[c + 1]].iter().map(|&i| &debits[i as usize]));
+        events.sort_unstable_by(|x, y| x.event_key().cmp(&y.event_key()));
+        ids.clear();
+        ids.extend_from_slice(&allocation_order[allocation_starts[c]..allocation_starts[c + 1]]);
+        ids.sort_unstable_by(|&a, &b| {
+            let (x, y) = (&allocations[a as usize], &allocations[b as usize]);
+            draw_key(x).cmp(&draw_key(y)).then(a.cmp(&b))
+        });
+        keep_first_allocations(allocations, &ids, &mut kept, &mut out.findings);
+        if kept.len() > limits::ALLOCATIONS_PER_CARD_MAX {
             return Err(Error::Limit {
                 at: Location { file: FileKind::Allocations.name().into(), line: None, column: Some("card_id".into()) },
                 reason: format!(
                     "card {} has {} allocations, at most {} allowed",
-                    String::from_utf8_lossy(card),
-                    a_end - a,
+                    String::from_utf8_lossy(kept[0].card),
+                    kept.len(),
                     limits::ALLOCATIONS_PER_CARD_MAX
                 ),
             });
         }
-        let events: Vec<&Debit<'a>> = debit_ids[d..d_end].iter().map(|&i| &debits[i as usize]).collect();
-        Card::new(ctx, &events, &kept[a..a_end]).run(&mut out)?;
-        d = d_end;
-        a = a_end;
+        Card::new(ctx, &events, &kept, &mut scratch).run(&mut out)?;
     }
     Ok(out)
+}
+
+/// Rows grouped by their card number (a counting sort): the rows of card `c` are
+/// `order[starts[c]..starts[c + 1]]`, in their original order.
+fn group(ids: &[u32], cards: &[u32], count: usize) -> (Vec<u32>, Vec<usize>) {
+    let mut starts = vec![0usize; count + 1];
+    for &c in cards {
+        starts[c as usize + 1] += 1;
+    }
+    for c in 0..count {
+        starts[c + 1] += starts[c];
+    }
+    let mut next = starts.clone();
+    let mut order = vec![0u32; ids.len()];
+    for (&i, &c) in ids.iter().zip(cards) {
+        order[next[c as usize]] = i;
+        next[c as usize] += 1;
+    }
+    (order, starts)
 }
 
 /// Allocations sort by card, program, then draw order (line last, for identical copies).
@@ -123,9 +149,10 @@ fn draw_key<'x>(
 fn keep_first_allocations<'a>(
     all: &[Allocation<'a>],
     sorted: &[u32],
+    kept: &mut Vec<Allocation<'a>>,
     findings: &mut Vec<Found<'a>>,
-) -> Vec<Allocation<'a>> {
-    let mut kept: Vec<Allocation<'a>> = Vec::with_capacity(sorted.len());
+) {
+    kept.clear();
     for &i in sorted {
         let row = all[i as usize];
         match kept.last() {
@@ -140,14 +167,17 @@ fn keep_first_allocations<'a>(
             _ => kept.push(row),
         }
     }
-    kept
 }
 
-/// One card: its events in event order and its kept allocations (by program, draw order).
-struct Card<'c, 'r, 'a> {
-    ctx: &'c Ctx<'r, 'a>,
-    events: &'c [&'c Debit<'a>],
-    allocations: &'c [Allocation<'a>],
+/// Is `a` valid at `at`: in [`valid_from` 00:00, the day after `valid_to` 00:00), local time.
+fn valid_at(ctx: &Ctx<'_, '_>, a: &Allocation<'_>, at: Instant) -> bool {
+    let tz = ctx.rulebook.timezone;
+    Instant::start_of(a.valid_from, tz) <= at && at < Instant::start_of(a.valid_to, tz).plus_seconds(86_400)
+}
+
+/// Per-card state, kept between cards so that a shard allocates it once.
+#[derive(Default)]
+struct Scratch {
     /// Per event: named by a hold finding of rule 2 (or `OVERDRAFT`).
     held: Vec<bool>,
     /// Per event: a settled debit.
@@ -160,22 +190,42 @@ struct Card<'c, 'r, 'a> {
     draws: Vec<(u32, Minor)>,
     /// Per event: its draws are `draws[start..top]` (top shrinks as reversals give back).
     draw_range: Vec<(u32, u32)>,
+    /// Event positions, for the review rules.
+    positions: Vec<usize>,
+    /// (atc, event), for `ATC_REPLAY`.
+    atcs: Vec<(u16, usize)>,
+    /// (`txn_id` order) event positions, for finding a reversal's original.
+    by_txn: Vec<usize>,
+}
+
+/// One card: its events in event order and its kept allocations (by program, draw order).
+struct Card<'c, 'r, 'a> {
+    ctx: &'c Ctx<'r, 'a>,
+    events: &'c [&'c Debit<'a>],
+    allocations: &'c [Allocation<'a>],
+    s: &'c mut Scratch,
 }
 
 impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
-    fn new(ctx: &'c Ctx<'r, 'a>, events: &'c [&'c Debit<'a>], allocations: &'c [Allocation<'a>]) -> Self {
+    fn new(
+        ctx: &'c Ctx<'r, 'a>,
+        events: &'c [&'c Debit<'a>],
+        allocations: &'c [Allocation<'a>],
+        s: &'c mut Scratch,
+    ) -> Self {
         let n = events.len();
-        Card {
-            ctx,
-            events,
-            allocations,
-            held: vec![false; n],
-            settled: vec![false; n],
-            left: events.iter().map(|e| e.amount).collect(),
-            remaining: allocations.iter().map(|a| a.amount).collect(),
-            draws: Vec::new(),
-            draw_range: vec![(0, 0); n],
-        }
+        s.held.clear();
+        s.held.resize(n, false);
+        s.settled.clear();
+        s.settled.resize(n, false);
+        s.left.clear();
+        s.left.extend(events.iter().map(|e| e.amount));
+        s.remaining.clear();
+        s.remaining.extend(allocations.iter().map(|a| a.amount));
+        s.draws.clear();
+        s.draw_range.clear();
+        s.draw_range.resize(n, (0, 0));
+        Card { ctx, events, allocations, s }
     }
 
     fn run(mut self, out: &mut ShardOut<'a>) -> Result<(), Error> {
@@ -211,115 +261,119 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         start..end
     }
 
-    fn valid_at(&self, k: usize, at: Instant) -> bool {
-        let a = &self.allocations[k];
-        let tz = self.ctx.rulebook.timezone;
-        Instant::start_of(a.valid_from, tz) <= at && at < Instant::start_of(a.valid_to, tz).plus_seconds(86_400)
-    }
-
     /// `ATC_REPLAY`: debits of the card sharing a non-empty atc, every one of them.
     fn atc_replay(&mut self, out: &mut ShardOut<'a>) {
-        let mut atcs: Vec<(u16, usize)> = (0..self.events.len())
-            .filter(|&i| self.events[i].kind == Kind::Debit)
-            .filter_map(|i| self.events[i].atc.map(|atc| (atc, i)))
-            .collect();
+        let mut atcs = std::mem::take(&mut self.s.atcs);
+        atcs.clear();
+        atcs.extend(
+            (0..self.events.len())
+                .filter(|&i| self.events[i].kind == Kind::Debit)
+                .filter_map(|i| self.events[i].atc.map(|atc| (atc, i))),
+        );
         atcs.sort_unstable();
         for group in atcs.chunk_by(|x, y| x.0 == y.0).filter(|g| g.len() > 1) {
             for &(atc, i) in group {
-                self.held[i] = true;
+                self.s.held[i] = true;
                 let detail = format!("atc {atc} is used by {} debits of this card", group.len());
                 out.findings.push(self.found(i, Rule::AtcReplay, detail));
             }
         }
+        self.s.atcs = atcs;
     }
 
     /// Rule 2 checks of one debit; every one that applies is reported.
     fn check(&mut self, i: usize, out: &mut ShardOut<'a>) {
-        let e = self.events[i];
-        let program = self.ctx.rulebook.program(e.program);
+        let (e, ctx, allocations) = (self.events[i], self.ctx, self.allocations);
+        let program = ctx.rulebook.program(e.program);
         let code = program.code();
-        let mut found: Vec<(Rule, String)> = Vec::new();
         let range = self.range(e.program);
+        let registry = ctx.registry;
+        let held = &mut self.s.held[i];
+        let mut found = |rule: Rule, detail: String| {
+            *held = true;
+            out.findings.push(Found { rule, txn: e.txn, card: e.card, program: e.program, line: e.line, detail });
+        };
         if range.is_empty() {
-            found.push((Rule::NoAllocation, format!("the card has no allocation for {code}")));
-        } else if !range.clone().any(|k| self.valid_at(k, e.instant)) {
-            found.push((Rule::OutsidePeriod, format!("no allocation for {code} is valid at {}", e.instant)));
+            found(Rule::NoAllocation, format!("the card has no allocation for {code}"));
+        } else if !range.clone().any(|k| valid_at(ctx, &allocations[k], e.instant)) {
+            found(Rule::OutsidePeriod, format!("no allocation for {code} is valid at {}", e.instant));
         }
         if let Some(channel) = e.channel.filter(|c| !program.allows_channel(*c)) {
-            found.push((Rule::ChannelNotAllowed, format!("channel {} is not allowed for {code}", channel.as_str())));
+            found(Rule::ChannelNotAllowed, format!("channel {} is not allowed for {code}", channel.as_str()));
         }
         if !program.allows_mcc(e.mcc) {
             let detail = match e.mcc {
                 Some(mcc) => format!("mcc {mcc:04} is not allowed for {code}"),
                 None => format!("no mcc, and {code} allows only listed mccs"),
             };
-            found.push((Rule::MccNotAllowed, detail));
+            found(Rule::MccNotAllowed, detail);
         }
         if program.registered_merchants_only() {
-            let registered = self.ctx.registry.get(e.merchant).is_some_and(|p| p.binary_search(&e.program).is_ok());
+            let registered = registry.get(e.merchant).is_some_and(|p| p.binary_search(&e.program).is_ok());
             if !registered {
                 let detail = format!("merchant {} is not registered for {code}", String::from_utf8_lossy(e.merchant));
-                found.push((Rule::MerchantNotRegistered, detail));
+                found(Rule::MerchantNotRegistered, detail);
             }
         }
         if let Some(max) = program.max_debit_minor().filter(|max| e.amount > *max) {
-            let detail = format!("amount {} is above max_debit {} of {code}", self.money(e.amount), self.money(max));
-            found.push((Rule::OverLimit, detail));
-        }
-        for (rule, detail) in found {
-            self.held[i] = true;
-            out.findings.push(self.found(i, rule, detail));
+            let scale = ctx.rulebook.currency_scale;
+            let detail =
+                format!("amount {} is above max_debit {} of {code}", Money::of(e.amount, scale), Money::of(max, scale));
+            found(Rule::OverLimit, detail);
         }
     }
 
     /// Rule 3: the balance walk in event order.
     fn walk(&mut self, out: &mut ShardOut<'a>) -> Result<(), Error> {
         let has_reversals = self.events.iter().any(|e| e.kind == Kind::Reversal);
-        let mut by_txn: Vec<(&[u8], usize)> = Vec::new();
+        let mut by_txn = std::mem::take(&mut self.s.by_txn);
+        by_txn.clear();
         if has_reversals {
-            by_txn = self.events.iter().enumerate().map(|(i, e)| (e.txn, i)).collect();
-            by_txn.sort_unstable();
+            by_txn.extend(0..self.events.len());
+            by_txn.sort_unstable_by(|&x, &y| self.events[x].txn.cmp(self.events[y].txn));
         }
         for i in 0..self.events.len() {
             match self.events[i].kind {
-                Kind::Debit if self.held[i] => {}
+                Kind::Debit if self.s.held[i] => {}
                 Kind::Debit => self.settle_or_overdraft(i, out),
                 Kind::Reversal => {
                     let original = self.events[i].original;
-                    let found = by_txn.binary_search_by(|(txn, _)| txn.cmp(&original)).ok().map(|k| by_txn[k].1);
+                    let found = by_txn.binary_search_by(|&k| self.events[k].txn.cmp(original)).ok().map(|k| by_txn[k]);
                     self.reverse(i, found, out)?;
                 }
             }
         }
+        self.s.by_txn = by_txn;
         Ok(())
     }
 
     fn settle_or_overdraft(&mut self, i: usize, out: &mut ShardOut<'a>) {
         let e = self.events[i];
-        let valid: Vec<usize> = self.range(e.program).filter(|&k| self.valid_at(k, e.instant)).collect();
-        let available: Minor = valid.iter().map(|&k| self.remaining[k]).sum();
+        let (ctx, allocations) = (self.ctx, self.allocations);
+        let valid = self.range(e.program).filter(|&k| valid_at(ctx, &allocations[k], e.instant));
+        let available: Minor = valid.clone().map(|k| self.s.remaining[k]).sum();
         if e.amount > available {
-            self.held[i] = true;
+            self.s.held[i] = true;
             let detail =
                 format!("amount {} is above the available balance {}", self.money(e.amount), self.money(available));
             out.findings.push(self.found(i, Rule::Overdraft, detail));
             return;
         }
-        self.settled[i] = true;
-        let start = self.draws.len() as u32;
+        self.s.settled[i] = true;
+        let start = self.s.draws.len() as u32;
         let mut due = e.amount;
         for k in valid {
             if due == 0 {
                 break;
             }
-            let take = due.min(self.remaining[k]);
+            let take = due.min(self.s.remaining[k]);
             if take > 0 {
-                self.remaining[k] -= take;
-                self.draws.push((k as u32, take));
+                self.s.remaining[k] -= take;
+                self.s.draws.push((k as u32, take));
                 due -= take;
             }
         }
-        self.draw_range[i] = (start, self.draws.len() as u32);
+        self.s.draw_range[i] = (start, self.s.draws.len() as u32);
         if self.ctx.rulebook.bulk_drain_ratio.at_most(e.amount, available) {
             out.drains.push(Drain {
                 terminal: e.terminal,
@@ -356,19 +410,19 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
             out.findings.push(self.found(i, Rule::OrphanReversal, detail));
             return Ok(());
         }
-        if e.amount > self.left[j] {
+        if e.amount > self.s.left[j] {
             let detail = format!(
                 "amount {} is above what is left of {shown} ({})",
                 self.money(e.amount),
-                self.money(self.left[j])
+                self.money(self.s.left[j])
             );
             out.findings.push(self.found(i, Rule::ReversalExceeds, detail));
             return Ok(());
         }
-        self.left[j] -= e.amount;
+        self.s.left[j] -= e.amount;
         let tally = &mut out.tallies[usize::from(e.program)];
         tally.reversals_applied += 1;
-        if self.settled[j] {
+        if self.s.settled[j] {
             tally.reversed_settled += Sum::from(e.amount);
             let acc = out.settlement.entry((o.merchant, o.program)).or_default();
             acc.reversed += Sum::from(e.amount);
@@ -382,18 +436,18 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
 
     /// Gives `amount` back to the allocations debit `j` drew from, the last drawn first.
     fn give_back(&mut self, j: usize, mut amount: Minor) -> Result<(), Error> {
-        let (start, mut top) = self.draw_range[j];
+        let (start, mut top) = self.s.draw_range[j];
         while amount > 0 && top > start {
-            let (k, drawn) = &mut self.draws[top as usize - 1];
+            let (k, drawn) = &mut self.s.draws[top as usize - 1];
             let back = amount.min(*drawn);
             *drawn -= back;
-            self.remaining[*k as usize] += back;
+            self.s.remaining[*k as usize] += back;
             amount -= back;
             if *drawn == 0 {
                 top -= 1;
             }
         }
-        self.draw_range[j].1 = top;
+        self.s.draw_range[j].1 = top;
         if amount > 0 {
             return Err(Error::Internal("a reversal gave back more than its debit drew".into()));
         }
@@ -402,15 +456,15 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
 
     /// `NEAR_DUPLICATE`: same merchant and amount as the previous such debit of the card, at
     /// most `near_duplicate_seconds` before it.
-    fn near_duplicate(&self, out: &mut ShardOut<'a>) {
+    fn near_duplicate(&mut self, out: &mut ShardOut<'a>) {
         let seconds = self.ctx.rulebook.near_duplicate_seconds;
-        let mut keyed: Vec<(&[u8], Minor, usize)> = (0..self.events.len())
-            .filter(|&i| self.events[i].kind == Kind::Debit)
-            .map(|i| (self.events[i].merchant, self.events[i].amount, i))
-            .collect();
-        keyed.sort_unstable();
+        let mut keyed = std::mem::take(&mut self.s.positions);
+        keyed.clear();
+        keyed.extend((0..self.events.len()).filter(|&i| self.events[i].kind == Kind::Debit));
+        let key = |i: usize| (self.events[i].merchant, self.events[i].amount, i);
+        keyed.sort_unstable_by(|&x, &y| key(x).cmp(&key(y)));
         for pair in keyed.windows(2) {
-            let ((m0, a0, p), (m1, a1, i)) = (pair[0], pair[1]);
+            let ((m0, a0, p), (m1, a1, i)) = (key(pair[0]), key(pair[1]));
             if m0 == m1 && a0 == a1 && self.events[p].instant >= self.events[i].instant.minus_seconds(seconds) {
                 let detail = format!(
                     "same merchant and amount as {} at most {seconds} s earlier",
@@ -419,12 +473,15 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
                 out.findings.push(self.found(i, Rule::NearDuplicate, detail));
             }
         }
+        self.s.positions = keyed;
     }
 
     /// `VELOCITY`: more than `max_debits` debits of the card in the window up to this one.
-    fn velocity(&self, out: &mut ShardOut<'a>) {
+    fn velocity(&mut self, out: &mut ShardOut<'a>) {
         let rulebook = self.ctx.rulebook;
-        let debits: Vec<usize> = (0..self.events.len()).filter(|&i| self.events[i].kind == Kind::Debit).collect();
+        let mut debits = std::mem::take(&mut self.s.positions);
+        debits.clear();
+        debits.extend((0..self.events.len()).filter(|&i| self.events[i].kind == Kind::Debit));
         let mut low = 0;
         for (k, &i) in debits.iter().enumerate() {
             let from = self.events[i].instant.minus_seconds(rulebook.velocity_window_seconds);
@@ -440,13 +497,14 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
                 out.findings.push(self.found(i, Rule::Velocity, detail));
             }
         }
+        self.s.positions = debits;
     }
 
     /// Tallies, settlement and balances of the card.
     fn close(self, out: &mut ShardOut<'a>) -> Result<(), Error> {
         for (i, e) in self.events.iter().enumerate().filter(|(_, e)| e.kind == Kind::Debit) {
             let tally = &mut out.tallies[usize::from(e.program)];
-            if self.settled[i] {
+            if self.s.settled[i] {
                 tally.debits_settled += 1;
                 tally.settled_gross += Sum::from(e.amount);
                 let acc = out.settlement.entry((e.merchant, e.program)).or_default();
@@ -457,7 +515,7 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
                 tally.held_gross += Sum::from(e.amount);
             }
         }
-        for (a, &remaining) in self.allocations.iter().zip(&self.remaining) {
+        for (a, &remaining) in self.allocations.iter().zip(&self.s.remaining) {
             if remaining > a.amount {
                 return Err(Error::Internal(format!("allocation on line {} has more left than granted", a.line)));
             }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::cards::{self, Ctx, Registry};
 use crate::error::{Error, Location};
-use crate::finding::{Finding, Found};
+use crate::finding::{Finding, Found, Rule, Subject};
 use crate::identity::{self, Status};
 use crate::ingest::{self, AllocationSpec, DebitSpec, FileKind, MerchantSpec};
 use crate::money::Money;
@@ -197,20 +197,22 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
     let ctx = Ctx { rulebook, registry: &registry };
     let items: Vec<_> = debit_shards.into_iter().zip(allocation_shards).collect();
     let outs = parallel::map(threads, items, |(debit_ids, allocation_ids)| {
-        let mut out = cards::shard(&ctx, &debits.rows, debit_ids, &allocations.rows, allocation_ids)?;
-        for &(k, original) in &out.orphans {
-            let card = out.findings[k].card;
-            out.findings[k].detail = identity.why_not_original(&debits.rows, original, card);
-        }
-        Ok::<_, Error>(out)
+        cards::shard(&ctx, &debits.rows, debit_ids, &allocations.rows, allocation_ids)
     });
+    let mut outs = outs.into_iter().collect::<Result<Vec<_>, Error>>()?;
+    let orphans: Vec<(usize, usize)> =
+        outs.iter().enumerate().flat_map(|(s, out)| out.orphans.iter().map(move |&(k, _)| (s, k))).collect();
+    let queries: Vec<(&[u8], &[u8])> =
+        outs.iter().flat_map(|out| out.orphans.iter().map(|&(k, original)| (original, out.findings[k].card))).collect();
+    for ((s, k), detail) in orphans.into_iter().zip(identity.explain_orphans(&debits.rows, &queries)) {
+        outs[s].findings[k].detail = detail;
+    }
     let mut found: Vec<Found> = identity.findings.clone();
     let mut tallies = identity.tallies.clone();
     let mut drains = Vec::new();
     let mut balances = Vec::with_capacity(allocations.rows.len());
     let mut settlement: BTreeMap<(&[u8], u16), cards::SettleAcc> = BTreeMap::new();
     for out in outs {
-        let out = out?;
         found.extend(out.findings);
         summary::Tally::add_all(&mut tallies, &out.tallies);
         drains.extend(out.drains);
@@ -234,7 +236,10 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
     options.enter(Stage::Report)?;
     let scale = rulebook.currency_scale;
     let code = |id: u16| rulebook.program(id).code().to_owned();
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    let text = |bytes: &[u8]| match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    };
     let settlement: Vec<Settlement> = settlement
         .into_iter()
         .filter(|(_, acc)| acc.debits > 0)
@@ -246,13 +251,24 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
             reversals: acc.reversals,
         })
         .collect();
-    let mut per_program: Vec<BTreeMap<String, u64>> = vec![BTreeMap::new(); programs];
+    let mut per_program = vec![[0u64; Rule::ALL.len()]; programs];
     for f in &found {
-        *per_program[usize::from(f.program)].entry(f.rule.as_str().to_owned()).or_default() += 1;
+        per_program[usize::from(f.program)][f.rule as usize] += 1;
     }
+    let per_program: Vec<BTreeMap<String, u64>> = per_program
+        .iter()
+        .map(|counts| {
+            Rule::ALL
+                .iter()
+                .filter(|r| counts[**r as usize] > 0)
+                .map(|r| (r.as_str().to_owned(), counts[*r as usize]))
+                .collect()
+        })
+        .collect();
     let (program_summaries, totals) = summary::summarize(rulebook, &tallies, &settlement, &per_program)?;
 
-    let mut findings: Vec<Finding> = found
+    sort_findings(&mut found);
+    let findings: Vec<Finding> = found
         .into_iter()
         .map(|f| Finding {
             rule: f.rule,
@@ -263,17 +279,18 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
             detail: f.detail,
         })
         .collect();
-    findings.sort_unstable_by(|x, y| x.sort_key().cmp(&y.sort_key()));
+    debug_assert!(findings.windows(2).all(|w| w[0].sort_key() <= w[1].sort_key()));
     balances.sort_unstable_by(|(x, _), (y, _)| {
-        (x.card, x.program, x.valid_to, x.valid_from, x.amount, x.beneficiary, x.household).cmp(&(
-            y.card,
-            y.program,
-            y.valid_to,
-            y.valid_from,
-            y.amount,
-            y.beneficiary,
-            y.household,
-        ))
+        by_id(x.card, y.card).then_with(|| {
+            (x.program, x.valid_to, x.valid_from, x.amount, x.beneficiary, x.household).cmp(&(
+                y.program,
+                y.valid_to,
+                y.valid_from,
+                y.amount,
+                y.beneficiary,
+                y.household,
+            ))
+        })
     });
     let balances: Vec<Balance> = balances
         .into_iter()
@@ -321,4 +338,44 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
         rulebook_sha256: rulebook.sha256.clone(),
     };
     Ok(Report { summary, findings, settlement, balances, rejects })
+}
+
+/// The first 16 bytes of an id as a big-endian integer. Ids are printable ASCII (no zero
+/// byte), so these order as the bytes do; ids that agree on them are then compared whole.
+fn prefix(id: &[u8]) -> u128 {
+    let mut bytes = [0u8; 16];
+    let n = id.len().min(16);
+    bytes[..n].copy_from_slice(&id[..n]);
+    u128::from_be_bytes(bytes)
+}
+
+/// Bytewise order of two ids, mostly decided by an integer comparison.
+fn by_id(x: &[u8], y: &[u8]) -> std::cmp::Ordering {
+    prefix(x).cmp(&prefix(y)).then_with(|| x.cmp(y))
+}
+
+/// Sorts findings in SPEC order (subject, card_id, program, txn_id, rule, line) on decorated
+/// keys, so that most comparisons are of integers rather than of id bytes.
+fn sort_findings(found: &mut Vec<Found<'_>>) {
+    let mut rank = [0u8; Rule::ALL.len()];
+    let mut by_name = Rule::ALL;
+    by_name.sort_by_key(|r| r.as_str());
+    for (i, r) in by_name.iter().enumerate() {
+        rank[*r as usize] = i as u8;
+    }
+    let key = |f: &Found<'_>| {
+        (f.rule.subject() == Subject::Debit, prefix(f.card), f.program, prefix(f.txn), rank[f.rule as usize], f.line)
+    };
+    let mut keyed: Vec<_> = found.iter().enumerate().map(|(i, f)| (key(f), i)).collect();
+    keyed.sort_unstable_by(|(kx, x), (ky, y)| {
+        let (fx, fy) = (&found[*x], &found[*y]);
+        (kx.0, kx.1)
+            .cmp(&(ky.0, ky.1))
+            .then_with(|| fx.card.cmp(fy.card))
+            .then_with(|| (kx.2, kx.3).cmp(&(ky.2, ky.3)))
+            .then_with(|| fx.txn.cmp(fy.txn))
+            .then_with(|| (kx.4, kx.5).cmp(&(ky.4, ky.5)))
+    });
+    let mut slots: Vec<Option<Found<'_>>> = std::mem::take(found).into_iter().map(Some).collect();
+    found.extend(keyed.into_iter().map(|(_, i)| slots[i].take().expect("each finding is moved once")));
 }

@@ -27,8 +27,8 @@ pub(crate) enum Status {
 pub(crate) struct Identity<'a> {
     /// Per row.
     pub status: Vec<Status>,
-    /// Row numbers per `txn_id` shard, sorted by (`txn_id`, line): the index that answers
-    /// "what is this `txn_id`?" for orphan reversals.
+    /// Row numbers per `txn_id` shard: where to look for "what is this `txn_id`?" when a
+    /// reversal's original is not a row of its card.
     shards: Vec<Vec<u32>>,
     pub findings: Vec<Found<'a>>,
     /// Per program: debits left after dropping copies, and the conflicting (held) ones.
@@ -38,12 +38,37 @@ pub(crate) struct Identity<'a> {
 /// Applies rule 1 to all rows of debits.csv.
 pub(crate) fn debits<'a>(rows: &[Debit<'a>], programs: usize, threads: usize) -> Identity<'a> {
     let shards = shard::partition(threads, rows.len(), |i| Some(rows[i].txn));
-    let worked = parallel::map(threads, shards, |mut ids| {
-        ids.sort_unstable_by(|&a, &b| rows[a as usize].txn.cmp(rows[b as usize].txn).then(a.cmp(&b)));
+    let worked = parallel::map(threads, shards, |ids| {
+        // Most ids are unique: a map from each id to its first row finds the repeats without
+        // sorting (which would compare id bytes n log n times).
+        let mut first: shard::Map<&[u8], u32> = shard::map();
+        first.reserve(ids.len());
+        let mut repeats: Vec<(u32, u32)> = Vec::new();
+        for &i in &ids {
+            match first.entry(rows[i as usize].txn) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(i);
+                }
+                std::collections::hash_map::Entry::Occupied(o) => repeats.push((*o.get(), i)),
+            }
+        }
+        drop(first);
+        repeats.sort_unstable();
         let mut decided: Vec<(u32, Status)> = Vec::new();
         let mut findings = Vec::new();
         let mut tallies = vec![Tally::default(); programs];
-        for group in ids.chunk_by(|&a, &b| rows[a as usize].txn == rows[b as usize].txn) {
+        let mut involved: Vec<u32> = repeats.iter().flat_map(|r| [r.0, r.1]).collect();
+        involved.sort_unstable();
+        involved.dedup();
+        for &i in &ids {
+            // A row whose id appears once is kept as it is.
+            if involved.binary_search(&i).is_err() {
+                count_debit(&mut tallies, &rows[i as usize], false);
+            }
+        }
+        for chunk in repeats.chunk_by(|a, b| a.0 == b.0) {
+            let group: Vec<u32> = std::iter::once(chunk[0].0).chain(chunk.iter().map(|r| r.1)).collect();
+            let group = &group[..];
             let first = &rows[group[0] as usize];
             let identical = group.iter().all(|&i| rows[i as usize].same_values(first));
             if identical {
@@ -105,16 +130,40 @@ fn found<'a>(row: &Debit<'a>, rule: Rule, detail: String) -> Found<'a> {
 }
 
 impl Identity<'_> {
-    /// Why `txn` cannot be the original of a reversal on `card`, seen from the whole file.
-    pub(crate) fn why_not_original(&self, rows: &[Debit<'_>], txn: &[u8], card: &[u8]) -> String {
+    /// For each orphan reversal `(original, card)` whose original is not a row of its card:
+    /// why the original cannot be reversed there, seen from the whole file. One scan of each
+    /// shard that holds a queried id.
+    pub(crate) fn explain_orphans(&self, rows: &[Debit<'_>], queries: &[(&[u8], &[u8])]) -> Vec<String> {
+        let state = shard::hasher();
+        let mut by_shard: Vec<Vec<usize>> = vec![Vec::new(); shard::SHARDS];
+        for (q, (txn, _)) in queries.iter().enumerate() {
+            by_shard[shard::of(&state, txn)].push(q);
+        }
+        let mut answers = vec![String::new(); queries.len()];
+        for (ids, asked) in self.shards.iter().zip(by_shard).filter(|(_, asked)| !asked.is_empty()) {
+            // The first row (by line) of each queried id.
+            let mut found: shard::Map<&[u8], u32> = shard::map();
+            for &q in &asked {
+                found.insert(queries[q].0, u32::MAX);
+            }
+            for &i in ids {
+                if let Some(first) = found.get_mut(rows[i as usize].txn) {
+                    *first = (*first).min(i);
+                }
+            }
+            for q in asked {
+                let (txn, card) = queries[q];
+                answers[q] = self.why_not(rows, txn, card, found[txn]);
+            }
+        }
+        answers
+    }
+
+    fn why_not(&self, rows: &[Debit<'_>], txn: &[u8], card: &[u8], first: u32) -> String {
         let shown = String::from_utf8_lossy(txn);
-        let ids = &self.shards[shard::of(&shard::hasher(), &txn)];
-        let start = ids.partition_point(|&i| rows[i as usize].txn < txn);
-        let group: Vec<u32> = ids[start..].iter().copied().take_while(|&i| rows[i as usize].txn == txn).collect();
-        let Some(&first) = group.first() else {
+        let Some(row) = rows.get(first as usize) else {
             return format!("original {shown} is not in debits.csv");
         };
-        let row = &rows[first as usize];
         if self.status[first as usize] == Status::Conflicting {
             format!("original {shown} is in conflict")
         } else if row.kind == Kind::Reversal {

@@ -156,6 +156,7 @@ pub(crate) struct Fields<'a, 'r> {
 
 impl<'a> Fields<'a, '_> {
     /// The value of SPEC column `col` (empty for an absent optional column).
+    #[inline]
     pub(crate) fn get(&self, col: usize) -> Result<&'a [u8], (usize, String)> {
         let Some(index) = self.map[col] else { return Ok(b"") };
         let span = self.spans[index];
@@ -185,6 +186,7 @@ impl<'a> Fields<'a, '_> {
     }
 }
 
+#[inline]
 fn check_id(value: &[u8]) -> Result<(), String> {
     if value.is_empty() {
         return Err("empty, expected an id".into());
@@ -196,7 +198,7 @@ fn check_id(value: &[u8]) -> Result<(), String> {
         return Err(if std::str::from_utf8(value).is_err() {
             "not valid UTF-8".into()
         } else {
-            format!("'{}' has a character outside printable ASCII", money::show(value).escape_debug())
+            format!("'{}' has a character outside printable ASCII", money::show(value))
         });
     }
     Ok(())
@@ -204,7 +206,7 @@ fn check_id(value: &[u8]) -> Result<(), String> {
 
 fn program(rulebook: &Rulebook, fields: &Fields<'_, '_>, col: usize) -> Result<ProgramId, (usize, String)> {
     let code = fields.get(col)?;
-    rulebook.program_id(code).ok_or_else(|| (col, format!("unknown program '{}'", money::show(code).escape_debug())))
+    rulebook.program_id(code).ok_or_else(|| (col, format!("unknown program '{}'", money::show(code))))
 }
 
 fn money_at(rulebook: &Rulebook, fields: &Fields<'_, '_>, col: usize) -> Result<Minor, (usize, String)> {
@@ -275,12 +277,7 @@ impl RowSpec for DebitSpec<'_> {
         let kind = match f.get(1)? {
             b"" | b"debit" => Kind::Debit,
             b"reversal" => Kind::Reversal,
-            other => {
-                return Err((
-                    1,
-                    format!("type '{}' must be debit, reversal or empty", money::show(other).escape_debug()),
-                ))
-            }
+            other => return Err((1, format!("type '{}' must be debit, reversal or empty", money::show(other)))),
         };
         let original = match kind {
             Kind::Debit => &b""[..],
@@ -299,26 +296,25 @@ impl RowSpec for DebitSpec<'_> {
             Kind::Debit => (f.id(7)?, f.id(8)?),
             Kind::Reversal => (f.optional_id(7)?, f.optional_id(8)?),
         };
-        let channel = match (f.get(9)?, kind) {
-            (b"", Kind::Reversal) => None,
-            (b"", Kind::Debit) => return Err((9, "empty, expected one of atm, pos, qr, transfer".into())),
-            (text, _) => Some(Channel::parse(text).ok_or_else(|| {
-                (9, format!("channel '{}' is not one of atm, pos, qr, transfer", money::show(text).escape_debug()))
-            })?),
-        };
+        let channel =
+            match (f.get(9)?, kind) {
+                (b"", Kind::Reversal) => None,
+                (b"", Kind::Debit) => return Err((9, "empty, expected one of atm, pos, qr, transfer".into())),
+                (text, _) => Some(Channel::parse(text).ok_or_else(|| {
+                    (9, format!("channel '{}' is not one of atm, pos, qr, transfer", money::show(text)))
+                })?),
+            };
         let mcc = match f.get(10)? {
             b"" => None,
-            text => Some(
-                parse_mcc(text)
-                    .ok_or_else(|| (10, format!("mcc '{}' is not 4 digits", money::show(text).escape_debug())))?,
-            ),
+            text => Some(parse_mcc(text).ok_or_else(|| (10, format!("mcc '{}' is not 4 digits", money::show(text))))?),
         };
-        let atc = match f.get(11)? {
-            b"" => None,
-            text => Some(parse_atc(text).ok_or_else(|| {
-                (11, format!("atc '{}' is not a whole number from 0 to 65535", money::show(text).escape_debug()))
-            })?),
-        };
+        let atc =
+            match f.get(11)? {
+                b"" => None,
+                text => Some(parse_atc(text).ok_or_else(|| {
+                    (11, format!("atc '{}' is not a whole number from 0 to 65535", money::show(text)))
+                })?),
+            };
         Ok(Debit { line, txn, kind, original, card, program, amount, instant, merchant, terminal, channel, mcc, atc })
     }
 
@@ -357,12 +353,10 @@ impl RowSpec for MerchantSpec<'_> {
         if !list.is_empty() {
             for code in list.split(|&b| b == b';') {
                 if code.is_empty() {
-                    return Err((1, format!("'{}' has an empty program code", money::show(list).escape_debug())));
+                    return Err((1, format!("'{}' has an empty program code", money::show(list))));
                 }
-                let id = self
-                    .0
-                    .program_id(code)
-                    .ok_or_else(|| (1, format!("unknown program '{}'", money::show(code).escape_debug())))?;
+                let id =
+                    self.0.program_id(code).ok_or_else(|| (1, format!("unknown program '{}'", money::show(code))))?;
                 programs.push(id);
             }
         }

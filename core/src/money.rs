@@ -18,9 +18,20 @@ pub(crate) type Sum = ethnum::I256;
 pub const MONEY_MAX_MAJOR: u128 = 1_000_000_000_000_000;
 
 /// `10^exp` for `exp <= 38`.
+#[inline]
 pub(crate) const fn pow10(exp: u32) -> u128 {
-    10u128.pow(exp)
+    POW10[exp as usize]
 }
+
+const POW10: [u128; 39] = {
+    let mut table = [1u128; 39];
+    let mut i = 1;
+    while i < 39 {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
 
 /// Parses the money grammar of SPEC: digits, optionally `.` and at least one fractional
 /// digit; no sign, exponent or separators; at most `scale` fractional digits; greater than
@@ -107,18 +118,26 @@ fn trim_leading_zeros(digits: &[u8]) -> &[u8] {
 }
 
 /// Value of at most 38 ASCII digits (callers bound the length).
+#[inline]
 fn digits_value(digits: &[u8]) -> u128 {
+    if digits.len() <= 19 {
+        // The common case fits 64 bits: cheaper multiplications.
+        return u128::from(digits.iter().fold(0u64, |acc, &d| acc * 10 + u64::from(d - b'0')));
+    }
     digits.iter().fold(0u128, |acc, &d| acc * 10 + u128::from(d - b'0'))
 }
 
-/// Shows input text in a message: lossy UTF-8, cut to a readable length.
+/// Shows input text in a message: lossy UTF-8, control characters escaped, cut to a
+/// readable length.
 pub(crate) fn show(text: &[u8]) -> String {
     const SHOWN_MAX: usize = 40;
     let s = String::from_utf8_lossy(&text[..text.len().min(SHOWN_MAX)]);
+    let s: String =
+        s.chars().flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] }).collect();
     if text.len() > SHOWN_MAX {
         format!("{s}...")
     } else {
-        s.into_owned()
+        s
     }
 }
 
@@ -185,8 +204,29 @@ impl Money {
 
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&with_point(self.minor.to_string(), self.scale))
+        match u128::try_from(self.minor) {
+            Ok(minor) => with_point_u128(minor, self.scale, f),
+            Err(_) => f.write_str(&with_point(self.minor.to_string(), self.scale)),
+        }
     }
+}
+
+/// [`with_point`] for a non-negative `u128`, without going through 256-bit formatting.
+fn with_point_u128(mut minor: u128, scale: u32, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let mut buf = [b'0'; 80];
+    let mut at = buf.len();
+    let mut written = 0u32;
+    while minor > 0 || written <= scale {
+        if written == scale && scale > 0 {
+            at -= 1;
+            buf[at] = b'.';
+        }
+        at -= 1;
+        buf[at] = b'0' + (minor % 10) as u8;
+        minor /= 10;
+        written += 1;
+    }
+    f.write_str(std::str::from_utf8(&buf[at..]).map_err(|_| fmt::Error)?)
 }
 
 #[cfg(test)]
@@ -219,6 +259,14 @@ mod tests {
         assert_eq!(Money::of(7, 0).to_string(), "7");
         assert_eq!(Money::new(Sum::from(-150i32), 2).to_string(), "-1.50");
         assert_eq!(Money::of(0, 3).to_string(), "0.000");
+        assert_eq!(Money::of(0, 0).to_string(), "0");
+        assert_eq!(Money::of(123, 3).to_string(), "0.123");
+        assert_eq!(Money::of(1230, 3).to_string(), "1.230");
+        assert_eq!(Money::of(MONEY_MAX_MAJOR * pow10(18), 18).to_string(), "1000000000000000.000000000000000000");
+        assert_eq!(
+            Money::new(Sum::from(u128::MAX) * Sum::from(10u8), 0).to_string(),
+            "3402823669209384634633746074317682114550"
+        );
         assert_eq!(Money::of(5_000_000, 2).to_decimal().unwrap().to_string(), "50000.00");
     }
 

@@ -161,9 +161,17 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     out
 }
 
+/// Formats values into reused buffers (no allocation per row).
+fn format_into<const N: usize>(buffers: &mut [String; N], values: [&dyn std::fmt::Display; N]) {
+    for (buffer, value) in buffers.iter_mut().zip(values) {
+        buffer.clear();
+        let _ = write!(buffer, "{value}");
+    }
+}
+
 /// Appends a CSV field, quoted only where needed.
 fn field(out: &mut String, value: &str) {
-    if value.contains([',', '"', '\n', '\r']) {
+    if value.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r')) {
         out.push('"');
         out.push_str(&value.replace('"', "\"\""));
         out.push('"');
@@ -200,21 +208,12 @@ impl Report {
     fn findings_csv(&self) -> String {
         let mut out = String::with_capacity(64 + self.findings.len() * 96);
         row(&mut out, &["rule", "action", "subject", "txn_id", "card_id", "program", "line", "detail"]);
+        let mut line = String::new();
         for f in &self.findings {
-            let line = f.line.to_string();
-            row(
-                &mut out,
-                &[
-                    f.rule.as_str(),
-                    f.action().as_str(),
-                    f.subject().as_str(),
-                    &f.txn_id,
-                    &f.card_id,
-                    &f.program,
-                    &line,
-                    &f.detail,
-                ],
-            );
+            line.clear();
+            let _ = write!(line, "{}", f.line);
+            let (rule, action, subject) = (f.rule.as_str(), f.action().as_str(), f.subject().as_str());
+            row(&mut out, &[rule, action, subject, &f.txn_id, &f.card_id, &f.program, &line, &f.detail]);
         }
         out
     }
@@ -222,11 +221,10 @@ impl Report {
     fn settlement_csv(&self) -> String {
         let mut out = String::with_capacity(64 + self.settlement.len() * 48);
         row(&mut out, &["merchant_id", "program", "amount", "debits", "reversals"]);
+        let mut n: [String; 3] = Default::default();
         for s in &self.settlement {
-            row(
-                &mut out,
-                &[&s.merchant_id, &s.program, &s.amount.to_string(), &s.debits.to_string(), &s.reversals.to_string()],
-            );
+            format_into(&mut n, [&s.amount, &s.debits, &s.reversals]);
+            row(&mut out, &[&s.merchant_id, &s.program, &n[0], &n[1], &n[2]]);
         }
         out
     }
@@ -234,19 +232,10 @@ impl Report {
     fn balances_csv(&self) -> String {
         let mut out = String::with_capacity(64 + self.balances.len() * 80);
         row(&mut out, &["card_id", "program", "valid_from", "valid_to", "allocated", "spent", "remaining"]);
+        let mut n: [String; 5] = Default::default();
         for b in &self.balances {
-            row(
-                &mut out,
-                &[
-                    &b.card_id,
-                    &b.program,
-                    &b.valid_from.to_string(),
-                    &b.valid_to.to_string(),
-                    &b.allocated.to_string(),
-                    &b.spent.to_string(),
-                    &b.remaining.to_string(),
-                ],
-            );
+            format_into(&mut n, [&b.valid_from, &b.valid_to, &b.allocated, &b.spent, &b.remaining]);
+            row(&mut out, &[&b.card_id, &b.program, &n[0], &n[1], &n[2], &n[3], &n[4]]);
         }
         out
     }
@@ -254,8 +243,10 @@ impl Report {
     fn rejects_csv(&self) -> String {
         let mut out = String::with_capacity(64 + self.rejects.len() * 80);
         row(&mut out, &["file", "line", "column", "reason"]);
+        let mut n: [String; 1] = Default::default();
         for r in &self.rejects {
-            row(&mut out, &[&r.file, &r.line.to_string(), &r.column, &r.reason]);
+            format_into(&mut n, [&r.line]);
+            row(&mut out, &[&r.file, &n[0], &r.column, &r.reason]);
         }
         out
     }
