@@ -85,7 +85,8 @@ fn shard_findings<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], rule: Rule, 
 pub(crate) fn overlapping_other_owner(items: &[(Date, Date, &[u8])]) -> Vec<usize> {
     // prefix[k]: over items[..=k], the latest `to` with its owner, and the latest `to` of any
     // other owner.
-    let mut prefix: Vec<((Date, &[u8]), Option<Date>)> = Vec::with_capacity(items.len());
+    type Latest<'o> = ((Date, &'o [u8]), Option<Date>);
+    let mut prefix: Vec<Latest<'_>> = Vec::with_capacity(items.len());
     for &(_, to, owner) in items {
         let next = match prefix.last() {
             None => ((to, owner), None),

@@ -165,7 +165,7 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
     if let Some(m) = &merchants {
         rejects.extend(m.rejects.iter().cloned());
     }
-    rejects.sort_by(|x, y| (x.file, x.line).cmp(&(y.file, y.line)));
+    rejects.sort_by_key(|x| (x.file, x.line));
     if let (true, Some(first)) = (options.strict, rejects.first()) {
         let source = match first.file {
             FileKind::Allocations => a,

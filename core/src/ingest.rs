@@ -492,7 +492,9 @@ fn parse_chunk<'a, S: RowSpec>(
                 format!("the row is {} bytes long, at most {} allowed", at.len, limits::RECORD_BYTES_MAX),
             ));
         } else if count != fields_expected {
-            out.rejects.push(reject(None, format!("{count} fields, expected {fields_expected} as in the header")));
+            let plural = if count == 1 { "" } else { "s" };
+            out.rejects
+                .push(reject(None, format!("{count} field{plural}, expected {fields_expected} as in the header")));
         } else {
             let fields = Fields { data, spans: &spans, map: &header.map, arena };
             match spec.parse(&fields, line) {

@@ -39,7 +39,8 @@ const POW10: [u128; 39] = {
 pub(crate) fn parse_money(text: &[u8], scale: u32) -> Result<Minor, String> {
     let (whole, fraction) = split_decimal(text)?;
     if fraction.len() > scale as usize {
-        return Err(format!("'{}' has {} decimals, at most {scale} allowed", show(text), fraction.len()));
+        let plural = if fraction.len() == 1 { "" } else { "s" };
+        return Err(format!("'{}' has {} decimal{plural}, at most {scale} allowed", show(text), fraction.len()));
     }
     let whole = trim_leading_zeros(whole);
     // 10^15 has 16 digits; anything longer is too large.
