@@ -296,7 +296,8 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         if range.is_empty() {
             found(Rule::NoAllocation, format!("the card has no allocation for {code}"));
         } else if !range.clone().any(|k| valid_at(ctx, &allocations[k], e.instant)) {
-            found(Rule::OutsidePeriod, format!("no allocation for {code} is valid at {}", e.instant));
+            let at = e.instant.in_zone(ctx.rulebook.timezone);
+            found(Rule::OutsidePeriod, format!("no allocation for {code} is valid at {at}"));
         }
         if let Some(channel) = e.channel.filter(|c| !program.allows_channel(*c)) {
             found(Rule::ChannelNotAllowed, format!("channel {} is not allowed for {code}", channel.as_str()));

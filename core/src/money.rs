@@ -207,7 +207,7 @@ impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match u128::try_from(self.minor) {
             Ok(minor) => with_point_u128(minor, self.scale, f),
-            Err(_) => f.write_str(&with_point(self.minor.to_string(), self.scale)),
+            Err(_) => f.pad(&with_point(self.minor.to_string(), self.scale)),
         }
     }
 }
@@ -227,7 +227,7 @@ fn with_point_u128(mut minor: u128, scale: u32, f: &mut fmt::Formatter<'_>) -> f
         minor /= 10;
         written += 1;
     }
-    f.write_str(std::str::from_utf8(&buf[at..]).map_err(|_| fmt::Error)?)
+    f.pad(std::str::from_utf8(&buf[at..]).map_err(|_| fmt::Error)?)
 }
 
 #[cfg(test)]
@@ -261,6 +261,7 @@ mod tests {
         assert_eq!(Money::new(Sum::from(-150i32), 2).to_string(), "-1.50");
         assert_eq!(Money::of(0, 3).to_string(), "0.000");
         assert_eq!(Money::of(0, 0).to_string(), "0");
+        assert_eq!(format!("{:>8}|{:<6}|", Money::of(150, 2), Money::of(5, 0)), "    1.50|5     |");
         assert_eq!(Money::of(123, 3).to_string(), "0.123");
         assert_eq!(Money::of(1230, 3).to_string(), "1.230");
         assert_eq!(Money::of(MONEY_MAX_MAJOR * pow10(18), 18).to_string(), "1000000000000000.000000000000000000");

@@ -43,6 +43,28 @@ impl Instant {
     }
 }
 
+impl Instant {
+    /// The instant as local time at offset `tz`, for a person (`2022-08-06T10:15:00+07:00`).
+    pub(crate) fn in_zone(self, tz: Offset) -> impl fmt::Display {
+        struct Local(Instant, Offset);
+        impl fmt::Display for Local {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let Local(at, tz) = *self;
+                let local = Instant { secs: at.secs + i64::from(tz.0), nanos: at.nanos };
+                let text = local.to_string();
+                let text = text.strip_suffix('Z').unwrap_or(&text);
+                if tz.0 == 0 {
+                    return write!(f, "{text}Z");
+                }
+                let sign = if tz.0 < 0 { '-' } else { '+' };
+                let minutes = tz.0.unsigned_abs() / 60;
+                write!(f, "{text}{sign}{:02}:{:02}", minutes / 60, minutes % 60)
+            }
+        }
+        Local(self, tz)
+    }
+}
+
 impl fmt::Display for Instant {
     /// RFC 3339 in UTC, with nanoseconds only when there are some.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -213,6 +235,13 @@ mod tests {
         assert!(at("2022-08-06T03:15:00.000000001Z") > at("2022-08-06T03:15:00Z"));
         assert_eq!(at("2022-08-06T03:15:00.5Z").to_string(), "2022-08-06T03:15:00.500000000Z");
         assert_eq!(at("1970-01-01T00:00:00Z"), Instant::default());
+    }
+
+    #[test]
+    fn instants_show_in_the_rulebook_zone() {
+        assert_eq!(at("2022-09-01T01:18:58+07:00").in_zone(WIB).to_string(), "2022-09-01T01:18:58+07:00");
+        assert_eq!(at("2022-09-01T01:18:58+07:00").in_zone(Offset(0)).to_string(), "2022-08-31T18:18:58Z");
+        assert_eq!(at("2022-01-01T00:00:00Z").in_zone(Offset(-12_600)).to_string(), "2021-12-31T20:30:00-03:30");
     }
 
     #[test]
