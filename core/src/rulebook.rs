@@ -271,7 +271,8 @@ impl RawRulebook {
                 at: Location { file: file.to_owned(), line: None, column: None },
                 reason: format!("timezone '{tz}' must be Z or a fixed offset such as +07:00"),
             })?,
-            None => Offset::parse(b"Z").expect("Z parses"),
+            // SPEC: absent fields take "the defaults shown", and the example shows +07:00 (WIB).
+            None => Offset::parse(b"+07:00").expect("+07:00 parses"),
         };
         let velocity = self.velocity.unwrap_or(RawVelocity { max_debits: None, window_seconds: None });
         let bulk = self.bulk_drain.unwrap_or(RawBulkDrain { min_cards: None, window_seconds: None, drain_ratio: None });
@@ -414,7 +415,7 @@ mod tests {
     fn defaults_fill_what_is_absent() {
         let r = read(r#"{"programs":[{"code":"ASLUT"}]}"#).unwrap();
         assert_eq!(r.currency_scale, 2);
-        assert_eq!(r.timezone, Offset::parse(b"Z").unwrap());
+        assert_eq!(r.timezone, Offset::parse(b"+07:00").unwrap(), "the default shown in SPEC");
         assert_eq!((r.near_duplicate_seconds, r.velocity_max_debits, r.velocity_window_seconds), (60, 10, 3600));
         assert_eq!((r.bulk_drain_min_cards, r.bulk_drain_window_seconds), (5, 1800));
         assert_eq!(r.bulk_drain_ratio, Ratio { mantissa: 9, scale: 1 });
