@@ -22,8 +22,8 @@ pub(crate) fn duplicates<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], threa
     });
     let items: Vec<(Rule, Vec<u32>)> = by_beneficiary
         .into_iter()
-        .map(|ids| (Rule::DuplicateBeneficiary, ids))
-        .chain(by_household.into_iter().map(|ids| (Rule::DuplicateHousehold, ids)))
+        .map(|ids| (Rule::DuplicateBeneficiary, shard::rows(ids)))
+        .chain(by_household.into_iter().map(|ids| (Rule::DuplicateHousehold, shard::rows(ids))))
         .collect();
     let found = parallel::map(threads, items, |(rule, ids)| shard_findings(rulebook, kept, rule, ids));
     found.into_iter().flatten().collect()

@@ -12,6 +12,7 @@ use crate::ingest::{Allocation, Debit, FileKind, Kind};
 use crate::limits;
 use crate::money::{Minor, Money, Sum};
 use crate::rulebook::{ProgramId, Rulebook};
+use crate::shard::{IdMap, Keyed};
 use crate::summary::Tally;
 use crate::time::Instant;
 
@@ -57,13 +58,13 @@ pub(crate) struct ShardOut<'a> {
 }
 
 /// Works one shard: `debit_ids` are the in-play rows of debits.csv of its cards,
-/// `allocation_ids` all their parsed allocations.
+/// `allocation_ids` all their parsed allocations, each with its card's hashed id.
 pub(crate) fn shard<'a>(
     ctx: &Ctx<'_, 'a>,
     debits: &[Debit<'a>],
-    debit_ids: Vec<u32>,
+    debit_ids: Vec<Keyed<'a>>,
     allocations: &[Allocation<'a>],
-    allocation_ids: Vec<u32>,
+    allocation_ids: Vec<Keyed<'a>>,
 ) -> Result<ShardOut<'a>, Error> {
     let mut out = ShardOut {
         findings: Vec::new(),
@@ -75,16 +76,16 @@ pub(crate) fn shard<'a>(
     };
     // Cards are worked in any order (every output is sorted later); what matters is that each
     // card's rows are together, then in event order and draw order.
-    let mut cards: crate::shard::Map<&[u8], u32> = crate::shard::map();
-    cards.reserve(allocation_ids.len() / 2 + debit_ids.len() / 8);
-    let mut card_of = |card: &'a [u8]| {
+    let mut cards: IdMap<u32> = crate::shard::id_map(allocation_ids.len() / 2 + debit_ids.len() / 8);
+    let mut card_of = |keyed: &Keyed<'a>| {
         let next = cards.len() as u32;
-        *cards.entry(card).or_insert(next)
+        *cards.entry(keyed.id).or_insert(next)
     };
-    let debit_cards: Vec<u32> = debit_ids.iter().map(|&i| card_of(debits[i as usize].card)).collect();
-    let allocation_cards: Vec<u32> = allocation_ids.iter().map(|&i| card_of(allocations[i as usize].card)).collect();
+    let debit_cards: Vec<u32> = debit_ids.iter().map(&mut card_of).collect();
+    let allocation_cards: Vec<u32> = allocation_ids.iter().map(&mut card_of).collect();
     let count = cards.len();
     drop(cards);
+    let (debit_ids, allocation_ids) = (crate::shard::rows(debit_ids), crate::shard::rows(allocation_ids));
     let (debit_order, debit_starts) = group(&debit_ids, &debit_cards, count);
     let (allocation_order, allocation_starts) = group(&allocation_ids, &allocation_cards, count);
     let mut events: Vec<&Debit<'a>> = Vec::new();

@@ -15,7 +15,8 @@ use crate::shard;
 /// Findings of `BULK_DRAIN` over all drains.
 pub(crate) fn bulk_drain<'a>(rulebook: &Rulebook, drains: &[Drain<'a>], threads: usize) -> Vec<Found<'a>> {
     let shards = shard::partition(threads, drains.len(), |i| Some(drains[i].terminal));
-    let found = parallel::map(threads, shards, |mut ids| {
+    let found = parallel::map(threads, shards, |ids| {
+        let mut ids = shard::rows(ids);
         ids.sort_unstable_by(|&a, &b| {
             let (x, y) = (&drains[a as usize], &drains[b as usize]);
             (x.terminal, x.instant, x.card, x.txn).cmp(&(y.terminal, y.instant, y.card, y.txn))

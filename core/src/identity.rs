@@ -39,40 +39,28 @@ pub(crate) struct Identity<'a> {
 pub(crate) fn debits<'a>(rows: &[Debit<'a>], programs: usize, threads: usize) -> Identity<'a> {
     let shards = shard::partition(threads, rows.len(), |i| Some(rows[i].txn));
     let worked = parallel::map(threads, shards, |ids| {
-        // Most ids are unique: a map from each id to its first row finds the repeats without
-        // sorting (which would compare id bytes n log n times).
-        let mut first: shard::Map<&[u8], u32> = shard::map();
-        first.reserve(ids.len());
+        // Most ids are unique: a map from each id (hashed once, when sharding) to its first
+        // row finds the repeats without sorting and without reading other rows.
+        let mut first: shard::IdMap<u32> = shard::id_map(ids.len());
         let mut repeats: Vec<(u32, u32)> = Vec::new();
-        for &i in &ids {
-            match first.entry(rows[i as usize].txn) {
+        for keyed in &ids {
+            match first.entry(keyed.id) {
                 std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(i);
+                    v.insert(keyed.row);
                 }
-                std::collections::hash_map::Entry::Occupied(o) => repeats.push((*o.get(), i)),
+                std::collections::hash_map::Entry::Occupied(o) => repeats.push((*o.get(), keyed.row)),
             }
         }
         drop(first);
         repeats.sort_unstable();
         let mut decided: Vec<(u32, Status)> = Vec::new();
         let mut findings = Vec::new();
-        let mut tallies = vec![Tally::default(); programs];
-        let mut involved: Vec<u32> = repeats.iter().flat_map(|r| [r.0, r.1]).collect();
-        involved.sort_unstable();
-        involved.dedup();
-        for &i in &ids {
-            // A row whose id appears once is kept as it is.
-            if involved.binary_search(&i).is_err() {
-                count_debit(&mut tallies, &rows[i as usize], false);
-            }
-        }
         for chunk in repeats.chunk_by(|a, b| a.0 == b.0) {
             let group: Vec<u32> = std::iter::once(chunk[0].0).chain(chunk.iter().map(|r| r.1)).collect();
             let group = &group[..];
             let first = &rows[group[0] as usize];
             let identical = group.iter().all(|&i| rows[i as usize].same_values(first));
             if identical {
-                count_debit(&mut tallies, first, false);
                 for &i in &group[1..] {
                     decided.push((i, Status::Duplicate));
                     let row = &rows[i as usize];
@@ -86,13 +74,12 @@ pub(crate) fn debits<'a>(rows: &[Debit<'a>], programs: usize, threads: usize) ->
                 for &i in group {
                     decided.push((i, Status::Conflicting));
                     let row = &rows[i as usize];
-                    count_debit(&mut tallies, row, true);
                     let detail = format!("{} rows share this txn_id with different values; none is used", group.len());
                     findings.push(found(row, Rule::ConflictingTxn, detail));
                 }
             }
         }
-        (ids, decided, findings, tallies)
+        (shard::rows(ids), decided, findings)
     });
     let mut identity = Identity {
         status: vec![Status::Kept; rows.len()],
@@ -100,15 +87,40 @@ pub(crate) fn debits<'a>(rows: &[Debit<'a>], programs: usize, threads: usize) ->
         findings: Vec::new(),
         tallies: vec![Tally::default(); programs],
     };
-    for (ids, decided, findings, tallies) in worked {
+    for (ids, decided, findings) in worked {
         for (i, status) in decided {
             identity.status[i as usize] = status;
         }
         identity.shards.push(ids);
         identity.findings.extend(findings);
-        Tally::add_all(&mut identity.tallies, &tallies);
     }
+    identity.tallies = tally(rows, &identity.status, programs, threads);
     identity
+}
+
+/// Per program: the debits left after dropping copies, and the conflicting (held) ones. One
+/// pass over the rows in file order, apart from the shards: an independent count that
+/// conservation compares with what the card walk settled and held.
+fn tally(rows: &[Debit<'_>], status: &[Status], programs: usize, threads: usize) -> Vec<Tally> {
+    let slice = rows.len().div_ceil(threads.max(1)).max(1 << 14);
+    let ranges: Vec<(usize, usize)> =
+        (0..rows.len()).step_by(slice).map(|s| (s, (s + slice).min(rows.len()))).collect();
+    let parts = parallel::map(threads, ranges, |(start, end)| {
+        let mut tallies = vec![Tally::default(); programs];
+        for (row, status) in rows[start..end].iter().zip(&status[start..end]) {
+            match status {
+                Status::Kept => count_debit(&mut tallies, row, false),
+                Status::Conflicting => count_debit(&mut tallies, row, true),
+                Status::Duplicate => {}
+            }
+        }
+        tallies
+    });
+    let mut tallies = vec![Tally::default(); programs];
+    for part in parts {
+        Tally::add_all(&mut tallies, &part);
+    }
+    tallies
 }
 
 /// Counts a debit (not a reversal) left after dropping copies; a conflicting one is held.
@@ -137,7 +149,7 @@ impl Identity<'_> {
         let state = shard::hasher();
         let mut by_shard: Vec<Vec<usize>> = vec![Vec::new(); shard::SHARDS];
         for (q, (txn, _)) in queries.iter().enumerate() {
-            by_shard[shard::of(&state, txn)].push(q);
+            by_shard[shard::Id::new(&state, txn).shard()].push(q);
         }
         let mut answers = vec![String::new(); queries.len()];
         for (ids, asked) in self.shards.iter().zip(by_shard).filter(|(_, asked)| !asked.is_empty()) {

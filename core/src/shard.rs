@@ -25,31 +25,96 @@ pub(crate) fn map<K, V>() -> Map<K, V> {
     HashMap::with_hasher(hasher())
 }
 
-/// The shard of a key.
-pub(crate) fn of<K: Hash + ?Sized>(state: &ahash::RandomState, key: &K) -> usize {
-    (state.hash_one(key) % SHARDS as u64) as usize
+/// An id with its hash, computed once when rows are sharded. Maps keyed by it never hash
+/// the bytes again, and compare them only when the full 64-bit hashes are equal.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Id<'a> {
+    pub hash: u64,
+    pub bytes: &'a [u8],
 }
 
-/// Row numbers `0..count` that pass `keep`, grouped by the shard of their key, in increasing
-/// order within each shard.
-pub(crate) fn partition<K, F>(threads: usize, count: usize, key: F) -> Vec<Vec<u32>>
+impl<'a> Id<'a> {
+    pub(crate) fn new(state: &ahash::RandomState, bytes: &'a [u8]) -> Id<'a> {
+        Id { hash: state.hash_one(bytes), bytes }
+    }
+
+    /// The shard: the hash's top byte (maps use the other bits, see [`IdHasher`]).
+    pub(crate) fn shard(&self) -> usize {
+        (self.hash >> 56) as usize
+    }
+}
+
+impl PartialEq for Id<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.bytes == other.bytes
+    }
+}
+
+impl Eq for Id<'_> {}
+
+impl Hash for Id<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Hands an [`Id`]'s hash to the map as it is, rotated so that the bits that chose the shard
+/// (equal for every key of a shard) do not choose the bucket.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `Id` keys reach this hasher, through `write_u64`; fold anything else anyway.
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash.rotate_left(32);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map keyed by [`Id`].
+pub(crate) type IdMap<'a, V> = HashMap<Id<'a>, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// An empty [`IdMap`] with room for `capacity` keys.
+pub(crate) fn id_map<'a, V>(capacity: usize) -> IdMap<'a, V> {
+    HashMap::with_capacity_and_hasher(capacity, Default::default())
+}
+
+/// A row of a shard: its key and its row number.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Keyed<'a> {
+    pub id: Id<'a>,
+    pub row: u32,
+}
+
+const _: () = assert!(SHARDS == 256, "Id::shard takes the hash's top byte");
+
+/// Rows `0..count` whose `key` is some, grouped by the shard of their key, in increasing row
+/// order within each shard. Each key is hashed once, here, in one sequential pass per slice.
+pub(crate) fn partition<'a, F>(threads: usize, count: usize, key: F) -> Vec<Vec<Keyed<'a>>>
 where
-    F: Fn(usize) -> Option<K> + Sync,
-    K: Hash,
+    F: Fn(usize) -> Option<&'a [u8]> + Sync,
 {
     let state = hasher();
     let slice = count.div_ceil(threads.max(1)).max(1 << 14);
     let ranges: Vec<(usize, usize)> = (0..count).step_by(slice).map(|s| (s, (s + slice).min(count))).collect();
     let parts = parallel::map(threads, ranges, |(start, end)| {
-        let mut shards: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
+        let mut shards: Vec<Vec<Keyed<'a>>> = vec![Vec::new(); SHARDS];
         for i in start..end {
-            if let Some(k) = key(i) {
-                shards[of(&state, &k)].push(i as u32);
+            if let Some(bytes) = key(i) {
+                let id = Id::new(&state, bytes);
+                shards[id.shard()].push(Keyed { id, row: i as u32 });
             }
         }
         shards
     });
-    let mut shards: Vec<Vec<u32>> = vec![Vec::new(); SHARDS];
+    let mut shards: Vec<Vec<Keyed<'a>>> = vec![Vec::new(); SHARDS];
     for part in parts {
         for (shard, rows) in shards.iter_mut().zip(part) {
             if shard.is_empty() {
@@ -60,4 +125,9 @@ where
         }
     }
     shards
+}
+
+/// Just the row numbers of a shard.
+pub(crate) fn rows(shard: Vec<Keyed<'_>>) -> Vec<u32> {
+    shard.into_iter().map(|k| k.row).collect()
 }
