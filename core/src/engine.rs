@@ -155,15 +155,17 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
     let mut arenas: [Vec<bumpalo::Bump>; 3] = Default::default();
     let [allocation_arena, debit_arena, merchant_arena] = &mut arenas;
     let (a, d) = (&inputs.allocations, &inputs.debits);
-    let allocations = ingest::parse_file(&AllocationSpec(rulebook), &a.name, &a.bytes, allocation_arena, threads)?;
-    let debits = ingest::parse_file(&DebitSpec(rulebook), &d.name, &d.bytes, debit_arena, threads)?;
-    let merchants = match &inputs.merchants {
+    let mut allocations = ingest::parse_file(&AllocationSpec(rulebook), &a.name, &a.bytes, allocation_arena, threads)?;
+    let mut debits = ingest::parse_file(&DebitSpec(rulebook), &d.name, &d.bytes, debit_arena, threads)?;
+    let mut merchants = match &inputs.merchants {
         Some(m) => Some(ingest::parse_file(&MerchantSpec(rulebook), &m.name, &m.bytes, merchant_arena, threads)?),
         None => None,
     };
-    let mut rejects: Vec<ingest::Reject> = allocations.rejects.iter().chain(&debits.rejects).cloned().collect();
-    if let Some(m) = &merchants {
-        rejects.extend(m.rejects.iter().cloned());
+    // Moved, not copied: a damaged file can have a reject for every row.
+    let mut rejects = std::mem::take(&mut allocations.rejects);
+    rejects.append(&mut debits.rejects);
+    if let Some(m) = &mut merchants {
+        rejects.append(&mut m.rejects);
     }
     rejects.sort_by_key(|x| (x.file, x.line));
     if let (true, Some(first)) = (options.strict, rejects.first()) {

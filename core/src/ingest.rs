@@ -397,7 +397,7 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
     let data_start = if data.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
     let header = read_header::<S>(file, data, data_start)?;
     let (body, header_newlines) = (header.body, header.newlines);
-    let plans = csvread::plan_chunks(data, body, threads * 4);
+    let plans = csvread::plan_chunks(data, body, threads);
     arenas.clear();
     arenas.resize_with(plans.len() + 1, Bump::new);
     let (spare, chunk_arenas) = arenas.split_last_mut().expect("one arena per chunk and a spare");

@@ -140,6 +140,10 @@ impl Rulebook {
             };
             Error::Rulebook { at, reason: e.to_string().split(" at line ").next().unwrap_or_default().to_owned() }
         })?;
+        check_objects(text).map_err(|reason| Error::Rulebook {
+            at: Location { file: file.to_owned(), line: None, column: None },
+            reason,
+        })?;
         raw.build(file, sha256)
     }
 
@@ -231,6 +235,26 @@ struct RawProgram {
 /// The exact text of a JSON decimal (a string's content or a number's literal).
 struct DecimalText(String);
 
+/// serde reads a struct from a JSON array too (by position, with no field names to check),
+/// which would let a rulebook skip the unknown-field check: the rulebook, `velocity`,
+/// `bulk_drain` and each program must be JSON objects.
+fn check_objects(json: &[u8]) -> Result<(), String> {
+    use serde_json::Value;
+    let value: Value = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+    let Value::Object(top) = &value else { return Err("the rulebook must be a JSON object".into()) };
+    for field in ["velocity", "bulk_drain"] {
+        if top.get(field).is_some_and(|v| !v.is_object()) {
+            return Err(format!("{field} must be a JSON object"));
+        }
+    }
+    if let Some(Value::Array(programs)) = top.get("programs") {
+        if let Some(i) = programs.iter().position(|p| !p.is_object()) {
+            return Err(format!("programs[{i}] must be a JSON object"));
+        }
+    }
+    Ok(())
+}
+
 /// A field that, when present, must hold a value: `null` is an error, not "absent".
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
     T::deserialize(d).map(Some)
@@ -245,7 +269,8 @@ fn decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DecimalText>, D::Er
     } else if text.starts_with(|c: char| c.is_ascii_digit() || c == '-') {
         text.to_owned()
     } else {
-        return Err(de::Error::custom(format!("expected a decimal as a string or number, found {text}")));
+        let shown = crate::money::show(text.as_bytes());
+        return Err(de::Error::custom(format!("expected a decimal as a string or number, found {shown}")));
     };
     Ratio::parse(text.as_bytes()).map_err(de::Error::custom)?;
     Ok(Some(DecimalText(text)))
@@ -475,6 +500,20 @@ mod tests {
         assert!(reason(r#"{"programs":[{"code":"A","channels":["POS"]}]}"#).contains("'POS'"));
         assert!(reason(r#"{"programs":[{"code":"A","mcc":["541"]}]}"#).contains("'541'"));
         assert!(reason(r#"{"timezone":"Asia/Jakarta","programs":[{"code":"A"}]}"#).contains("timezone"));
+    }
+
+    #[test]
+    fn arrays_do_not_stand_in_for_objects() {
+        assert!(reason(r#"[2, "+07:00", 60, [10, 3600], [5, 1800, "0.9"], [["BPNTD"]]]"#).contains("JSON object"));
+        assert!(reason(r#"{"programs": [["BPNTD"]]}"#).contains("programs[0] must be a JSON object"));
+        assert!(reason(r#"{"velocity": [10, 3600], "programs": [{"code": "A"}]}"#).contains("velocity must be"));
+        assert!(reason(r#"{"bulk_drain": [5], "programs": [{"code": "A"}]}"#).contains("bulk_drain must be"));
+    }
+
+    #[test]
+    fn errors_do_not_echo_huge_values() {
+        let deep = format!(r#"{{"programs": [{{"code": "A", "max_debit": {}{}}}]}}"#, "[".repeat(100), "]".repeat(100));
+        assert!(reason(&deep).len() < 300);
     }
 
     #[test]
