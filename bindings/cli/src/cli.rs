@@ -143,7 +143,6 @@ impl Failure {
             E::Output { .. } => exit::OUTPUT,
             E::Cancelled => exit::CANCELLED,
             E::Internal(_) => exit::INTERNAL,
-            _ => exit::INTERNAL,
         };
         Failure { code, message: error.to_string() }
     }
