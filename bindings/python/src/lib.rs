@@ -4,13 +4,13 @@
 //! thin: each function converts its inputs, calls one core function with the GIL released,
 //! and converts the result. No rule and no arithmetic on money live here.
 //!
-//! - [`run`]: `reconcile(rulebook, allocations, debits, merchants, threads=, strict=,
-//!   progress=)`; inputs are paths, bytes, or Arrow tables ([`csv`] writes those as the CSV
+//! - `run`: `reconcile(rulebook, allocations, debits, merchants, threads=, strict=,
+//!   progress=)`; inputs are paths, bytes, or Arrow tables (`csv` writes those as the CSV
 //!   text the core reads).
-//! - [`report`]: `Report`: `summary` (a dict, amounts as `decimal.Decimal`), four [`tables`]
+//! - `report`: `Report`: `summary` (a dict, amounts as `decimal.Decimal`), four `tables`
 //!   (Arrow PyCapsule streams), `files()`, `write(path)`.
-//! - [`rulebook`]: `Rulebook.from_path / from_json / from_dict`.
-//! - [`errors`]: one exception class per core error variant, and the panic guard.
+//! - `rulebook`: `Rulebook.from_path / from_json / from_dict`.
+//! - `errors`: one exception class per core error variant, and the panic guard.
 
 mod csv;
 mod errors;
