@@ -8,14 +8,14 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::cards::{self, Ctx, Registry};
+use crate::cards::{self, Ctx, Drain, Registry, SettleAcc};
 use crate::error::{Error, Location};
 use crate::finding::{Finding, Found, Rule, Subject};
 use crate::identity::{self, Status};
-use crate::ingest::{self, AllocationSpec, DebitSpec, FileKind, MerchantSpec};
-use crate::money::Money;
+use crate::ingest::{self, Allocation, AllocationSpec, Debit, DebitSpec, FileKind, Merchant, MerchantSpec, Parsed};
+use crate::money::{Minor, Money};
 use crate::report::{self, Balance, InputSummary, Reject, Report, Settlement, Summary};
-use crate::rulebook::Rulebook;
+use crate::rulebook::{ProgramId, Rulebook};
 use crate::{beneficiary, drain, limits, parallel, shard, summary};
 
 /// The bytes of one input file and the name errors show for it.
@@ -153,7 +153,53 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
     let threads = parallel::threads(options.threads);
     options.enter(Stage::Ingest)?;
     let mut arenas: [Vec<bumpalo::Bump>; 3] = Default::default();
-    let [allocation_arena, debit_arena, merchant_arena] = &mut arenas;
+    let ingested = ingest_all(rulebook, inputs, options.strict, threads, &mut arenas)?;
+    let registry = registry(ingested.merchants.as_ref());
+
+    options.enter(Stage::Identity)?;
+    let identity = identity::debits(&ingested.debits.rows, rulebook.programs.len(), threads);
+
+    options.enter(Stage::Cards)?;
+    let mut walked = walk_cards(rulebook, &registry, &ingested, identity, threads)?;
+
+    options.enter(Stage::BulkDrain)?;
+    walked.found.extend(drain::bulk_drain(rulebook, &walked.drains, threads));
+
+    options.enter(Stage::Beneficiaries)?;
+    let kept: Vec<Allocation> = walked.balances.iter().map(|(a, _)| *a).collect();
+    walked.found.extend(beneficiary::duplicates(rulebook, &kept, threads));
+
+    options.enter(Stage::Report)?;
+    assemble(rulebook, inputs, ingested, walked, threads)
+}
+
+/// The three files, parsed, and every rejected row (sorted by file and line).
+struct Ingested<'a> {
+    allocations: Parsed<Allocation<'a>>,
+    debits: Parsed<Debit<'a>>,
+    merchants: Option<Parsed<Merchant<'a>>>,
+    rejects: Vec<ingest::Reject>,
+}
+
+/// What the card stage produced, merged over shards.
+struct Walked<'a> {
+    found: Vec<Found<'a>>,
+    tallies: Vec<summary::Tally>,
+    drains: Vec<Drain<'a>>,
+    /// Kept allocations with what is left of them.
+    balances: Vec<(Allocation<'a>, Minor)>,
+    settlement: BTreeMap<(&'a [u8], ProgramId), SettleAcc>,
+}
+
+/// Parses the three files; in strict mode the first bad row is an error.
+fn ingest_all<'a>(
+    rulebook: &Rulebook,
+    inputs: &'a Inputs,
+    strict: bool,
+    threads: usize,
+    arenas: &'a mut [Vec<bumpalo::Bump>; 3],
+) -> Result<Ingested<'a>, Error> {
+    let [allocation_arena, debit_arena, merchant_arena] = arenas;
     let (a, d) = (&inputs.allocations, &inputs.debits);
     let mut allocations = ingest::parse_file(&AllocationSpec(rulebook), &a.name, &a.bytes, allocation_arena, threads)?;
     let mut debits = ingest::parse_file(&DebitSpec(rulebook), &d.name, &d.bytes, debit_arena, threads)?;
@@ -168,7 +214,7 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
         rejects.append(&mut m.rejects);
     }
     rejects.sort_by_key(|x| (x.file, x.line));
-    if let (true, Some(first)) = (options.strict, rejects.first()) {
+    if let (true, Some(first)) = (strict, rejects.first()) {
         let source = match first.file {
             FileKind::Allocations => a,
             FileKind::Debits => d,
@@ -178,6 +224,11 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
             Location { file: source.name.clone(), line: Some(first.line), column: first.column.map(str::to_owned) };
         return Err(Error::BadRow { at, reason: first.reason.clone() });
     }
+    Ok(Ingested { allocations, debits, merchants, rejects })
+}
+
+/// The programs each merchant is registered for: the union of its rows.
+fn registry<'a>(merchants: Option<&Parsed<Merchant<'a>>>) -> Registry<'a> {
     let mut registry: Registry = crate::shard::map();
     for m in merchants.iter().flat_map(|m| &m.rows) {
         registry.entry(m.merchant).or_default().extend(&m.programs);
@@ -186,63 +237,77 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
         programs.sort_unstable();
         programs.dedup();
     }
+    registry
+}
 
-    options.enter(Stage::Identity)?;
-    let programs = rulebook.programs.len();
-    let identity = identity::debits(&debits.rows, programs, threads);
-
-    options.enter(Stage::Cards)?;
-    let debit_shards = shard::partition(threads, debits.rows.len(), |i| {
-        (identity.status[i] == Status::Kept).then_some(debits.rows[i].card)
-    });
-    let allocation_shards = shard::partition(threads, allocations.rows.len(), |i| Some(allocations.rows[i].card));
-    let ctx = Ctx { rulebook, registry: &registry };
+/// Rules 2 to 4 per card, on shards of cards; orphan reversals explained from the whole file.
+fn walk_cards<'a>(
+    rulebook: &Rulebook,
+    registry: &Registry<'a>,
+    ingested: &Ingested<'a>,
+    identity: identity::Identity<'a>,
+    threads: usize,
+) -> Result<Walked<'a>, Error> {
+    let (debits, allocations) = (&ingested.debits.rows, &ingested.allocations.rows);
+    let debit_shards =
+        shard::partition(threads, debits.len(), |i| (identity.status[i] == Status::Kept).then_some(debits[i].card));
+    let allocation_shards = shard::partition(threads, allocations.len(), |i| Some(allocations[i].card));
+    let ctx = Ctx { rulebook, registry };
     let items: Vec<_> = debit_shards.into_iter().zip(allocation_shards).collect();
     let outs = parallel::map(threads, items, |(debit_ids, allocation_ids)| {
-        cards::shard(&ctx, &debits.rows, debit_ids, &allocations.rows, allocation_ids)
+        cards::shard(&ctx, debits, debit_ids, allocations, allocation_ids)
     });
     let mut outs = outs.into_iter().collect::<Result<Vec<_>, Error>>()?;
     let orphans: Vec<(usize, usize)> =
         outs.iter().enumerate().flat_map(|(s, out)| out.orphans.iter().map(move |&(k, _)| (s, k))).collect();
     let queries: Vec<(&[u8], &[u8])> =
         outs.iter().flat_map(|out| out.orphans.iter().map(|&(k, original)| (original, out.findings[k].card))).collect();
-    for ((s, k), detail) in orphans.into_iter().zip(identity.explain_orphans(&debits.rows, &queries)) {
+    for ((s, k), detail) in orphans.into_iter().zip(identity.explain_orphans(debits, &queries)) {
         outs[s].findings[k].detail = detail;
     }
-    let mut found: Vec<Found> = identity.findings.clone();
-    let mut tallies = identity.tallies.clone();
-    let mut drains = Vec::new();
-    let mut balances = Vec::with_capacity(allocations.rows.len());
-    let mut settlement: BTreeMap<(&[u8], u16), cards::SettleAcc> = BTreeMap::new();
+    let mut walked = Walked {
+        found: identity.findings,
+        tallies: identity.tallies,
+        drains: Vec::new(),
+        balances: Vec::with_capacity(allocations.len()),
+        settlement: BTreeMap::new(),
+    };
     for out in outs {
-        found.extend(out.findings);
-        summary::Tally::add_all(&mut tallies, &out.tallies);
-        drains.extend(out.drains);
-        balances.extend(out.balances);
+        walked.found.extend(out.findings);
+        summary::Tally::add_all(&mut walked.tallies, &out.tallies);
+        walked.drains.extend(out.drains);
+        walked.balances.extend(out.balances);
         for (key, acc) in out.settlement {
-            let into = settlement.entry(key).or_default();
+            let into = walked.settlement.entry(key).or_default();
             into.gross += acc.gross;
             into.reversed += acc.reversed;
             into.debits += acc.debits;
             into.reversals += acc.reversals;
         }
     }
+    Ok(walked)
+}
 
-    options.enter(Stage::BulkDrain)?;
-    found.extend(drain::bulk_drain(rulebook, &drains, threads));
-
-    options.enter(Stage::Beneficiaries)?;
-    let kept: Vec<ingest::Allocation> = balances.iter().map(|(a, _)| *a).collect();
-    found.extend(beneficiary::duplicates(rulebook, &kept, threads));
-
-    options.enter(Stage::Report)?;
-    let scale = rulebook.currency_scale;
-    let code = |id: u16| rulebook.program(id).code().to_owned();
-    let text = |bytes: &[u8]| match std::str::from_utf8(bytes) {
+/// An id as text (ids are checked ASCII; anything else is shown lossily, never a panic).
+fn text(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
         Ok(s) => s.to_owned(),
         Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-    };
-    let settlement: Vec<Settlement> = settlement
+    }
+}
+
+/// Settlement, conservation, and the report's rows in SPEC order.
+fn assemble(
+    rulebook: &Rulebook,
+    inputs: &Inputs,
+    ingested: Ingested<'_>,
+    walked: Walked<'_>,
+    threads: usize,
+) -> Result<Report, Error> {
+    let scale = rulebook.currency_scale;
+    let code = |id: ProgramId| rulebook.program(id).code().to_owned();
+    let settlement: Vec<Settlement> = walked
+        .settlement
         .into_iter()
         .filter(|(_, acc)| acc.debits > 0)
         .map(|((merchant, program), acc)| Settlement {
@@ -253,22 +318,9 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
             reversals: acc.reversals,
         })
         .collect();
-    let mut per_program = vec![[0u64; Rule::ALL.len()]; programs];
-    for f in &found {
-        per_program[usize::from(f.program)][f.rule as usize] += 1;
-    }
-    let per_program: Vec<BTreeMap<String, u64>> = per_program
-        .iter()
-        .map(|counts| {
-            Rule::ALL
-                .iter()
-                .filter(|r| counts[**r as usize] > 0)
-                .map(|r| (r.as_str().to_owned(), counts[*r as usize]))
-                .collect()
-        })
-        .collect();
-    let (program_summaries, totals) = summary::summarize(rulebook, &tallies, &settlement, &per_program)?;
-
+    let counts = finding_counts(rulebook, &walked.found);
+    let (programs, totals) = summary::summarize(rulebook, &walked.tallies, &settlement, &counts)?;
+    let mut found = walked.found;
     sort_findings(&mut found);
     let findings: Vec<Finding> = found
         .into_iter()
@@ -282,6 +334,48 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
         })
         .collect();
     debug_assert!(findings.windows(2).all(|w| w[0].sort_key() <= w[1].sort_key()));
+    let balances = balance_rows(walked.balances, rulebook);
+    let inputs_summary = input_summaries(inputs, &ingested, threads);
+    let rejects = ingested
+        .rejects
+        .into_iter()
+        .map(|r| Reject {
+            file: r.file.name().to_owned(),
+            line: r.line,
+            column: r.column.unwrap_or_default().to_owned(),
+            reason: r.reason,
+        })
+        .collect();
+    let summary = Summary {
+        currency_scale: scale,
+        programs,
+        totals,
+        inputs: inputs_summary,
+        rulebook_sha256: rulebook.sha256.clone(),
+    };
+    Ok(Report { summary, findings, settlement, balances, rejects })
+}
+
+/// Findings per program and rule code (only codes that fired).
+fn finding_counts(rulebook: &Rulebook, found: &[Found<'_>]) -> Vec<BTreeMap<String, u64>> {
+    let mut counts = vec![[0u64; Rule::ALL.len()]; rulebook.programs.len()];
+    for f in found {
+        counts[usize::from(f.program)][f.rule as usize] += 1;
+    }
+    counts
+        .iter()
+        .map(|per_rule| {
+            Rule::ALL
+                .iter()
+                .filter(|r| per_rule[**r as usize] > 0)
+                .map(|r| (r.as_str().to_owned(), per_rule[*r as usize]))
+                .collect()
+        })
+        .collect()
+}
+
+/// Kept allocations in SPEC order: (card_id, program), then draw order.
+fn balance_rows(mut balances: Vec<(Allocation<'_>, Minor)>, rulebook: &Rulebook) -> Vec<Balance> {
     balances.sort_unstable_by(|(x, _), (y, _)| {
         by_id(x.card, y.card).then_with(|| {
             (x.program, x.valid_to, x.valid_from, x.amount, x.beneficiary, x.household).cmp(&(
@@ -294,52 +388,41 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
             ))
         })
     });
-    let balances: Vec<Balance> = balances
+    let scale = rulebook.currency_scale;
+    balances
         .into_iter()
         .map(|(a, remaining)| Balance {
             card_id: text(a.card),
-            program: code(a.program),
+            program: rulebook.program(a.program).code().to_owned(),
             valid_from: a.valid_from,
             valid_to: a.valid_to,
             allocated: Money::of(a.amount, scale),
             spent: Money::of(a.amount - remaining, scale),
             remaining: Money::of(remaining, scale),
         })
-        .collect();
+        .collect()
+}
 
-    let mut files: Vec<(FileKind, &[u8], u64)> =
-        vec![(FileKind::Allocations, &a.bytes, allocations.rows_read), (FileKind::Debits, &d.bytes, debits.rows_read)];
-    if let (Some(m), Some(parsed)) = (&inputs.merchants, &merchants) {
+/// Rows read and rejected, and the SHA-256, of each input file (hashed in parallel).
+fn input_summaries(inputs: &Inputs, ingested: &Ingested<'_>, threads: usize) -> Vec<InputSummary> {
+    let mut files: Vec<(FileKind, &[u8], u64)> = vec![
+        (FileKind::Allocations, &inputs.allocations.bytes, ingested.allocations.rows_read),
+        (FileKind::Debits, &inputs.debits.bytes, ingested.debits.rows_read),
+    ];
+    if let (Some(m), Some(parsed)) = (&inputs.merchants, &ingested.merchants) {
         files.push((FileKind::Merchants, &m.bytes, parsed.rows_read));
     }
     let digests = parallel::map(threads, files.iter().map(|f| f.1).collect(), report::sha256_hex);
-    let inputs_summary = files
+    files
         .iter()
         .zip(digests)
         .map(|(&(kind, _, rows_read), sha256)| InputSummary {
             file: kind.name().to_owned(),
             rows_read,
-            rows_rejected: rejects.iter().filter(|r| r.file == kind).count() as u64,
+            rows_rejected: ingested.rejects.iter().filter(|r| r.file == kind).count() as u64,
             sha256,
         })
-        .collect();
-    let rejects = rejects
-        .into_iter()
-        .map(|r| Reject {
-            file: r.file.name().to_owned(),
-            line: r.line,
-            column: r.column.unwrap_or_default().to_owned(),
-            reason: r.reason,
-        })
-        .collect();
-    let summary = Summary {
-        currency_scale: scale,
-        programs: program_summaries,
-        totals,
-        inputs: inputs_summary,
-        rulebook_sha256: rulebook.sha256.clone(),
-    };
-    Ok(Report { summary, findings, settlement, balances, rejects })
+        .collect()
 }
 
 /// The first 16 bytes of an id as a big-endian integer. Ids are printable ASCII (no zero
