@@ -174,25 +174,27 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
 }
 
 /// The three files, parsed, and every rejected row (sorted by file and line).
-struct Ingested<'a> {
-    allocations: Parsed<Allocation<'a>>,
-    debits: Parsed<Debit<'a>>,
-    merchants: Option<Parsed<Merchant<'a>>>,
+#[derive(Clone)]
+pub(crate) struct Ingested<'a> {
+    pub(crate) allocations: Parsed<Allocation<'a>>,
+    pub(crate) debits: Parsed<Debit<'a>>,
+    pub(crate) merchants: Option<Parsed<Merchant<'a>>>,
     rejects: Vec<ingest::Reject>,
 }
 
 /// What the card stage produced, merged over shards.
-struct Walked<'a> {
-    found: Vec<Found<'a>>,
+#[derive(Clone)]
+pub(crate) struct Walked<'a> {
+    pub(crate) found: Vec<Found<'a>>,
     tallies: Vec<summary::Tally>,
-    drains: Vec<Drain<'a>>,
+    pub(crate) drains: Vec<Drain<'a>>,
     /// Kept allocations with what is left of them.
-    balances: Vec<(Allocation<'a>, Minor)>,
+    pub(crate) balances: Vec<(Allocation<'a>, Minor)>,
     settlement: BTreeMap<(&'a [u8], ProgramId), SettleAcc>,
 }
 
 /// Parses the three files; in strict mode the first bad row is an error.
-fn ingest_all<'a>(
+pub(crate) fn ingest_all<'a>(
     rulebook: &Rulebook,
     inputs: &'a Inputs,
     strict: bool,
@@ -228,7 +230,7 @@ fn ingest_all<'a>(
 }
 
 /// The programs each merchant is registered for: the union of its rows.
-fn registry<'a>(merchants: Option<&Parsed<Merchant<'a>>>) -> Registry<'a> {
+pub(crate) fn registry<'a>(merchants: Option<&Parsed<Merchant<'a>>>) -> Registry<'a> {
     let mut registry: Registry = crate::shard::map();
     for m in merchants.iter().flat_map(|m| &m.rows) {
         registry.entry(m.merchant).or_default().extend(&m.programs);
@@ -241,7 +243,7 @@ fn registry<'a>(merchants: Option<&Parsed<Merchant<'a>>>) -> Registry<'a> {
 }
 
 /// Rules 2 to 4 per card, on shards of cards; orphan reversals explained from the whole file.
-fn walk_cards<'a>(
+pub(crate) fn walk_cards<'a>(
     rulebook: &Rulebook,
     registry: &Registry<'a>,
     ingested: &Ingested<'a>,
@@ -297,7 +299,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// Settlement, conservation, and the report's rows in SPEC order.
-fn assemble(
+pub(crate) fn assemble(
     rulebook: &Rulebook,
     inputs: &Inputs,
     ingested: Ingested<'_>,

@@ -111,6 +111,7 @@ pub(crate) struct Reject {
 }
 
 /// One file, parsed.
+#[derive(Clone)]
 pub(crate) struct Parsed<R> {
     pub rows: Vec<R>,
     pub rejects: Vec<Reject>,

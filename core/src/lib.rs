@@ -58,6 +58,8 @@ mod parallel;
 mod report;
 mod rulebook;
 mod shard;
+#[doc(hidden)]
+pub mod stages;
 mod summary;
 mod time;
 
