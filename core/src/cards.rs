@@ -138,11 +138,9 @@ fn group(ids: &[u32], cards: &[u32], count: usize) -> (Vec<u32>, Vec<usize>) {
     (order, starts)
 }
 
-/// Allocations sort by card, program, then draw order (line last, for identical copies).
-fn draw_key<'x>(
-    a: &Allocation<'x>,
-) -> (&'x [u8], ProgramId, crate::time::Date, crate::time::Date, Minor, &'x [u8], &'x [u8]) {
-    (a.card, a.program, a.valid_to, a.valid_from, a.amount, a.beneficiary, a.household)
+/// A card's allocations sort by program, then draw order (line last, for identical copies).
+fn draw_key<'x>(a: &Allocation<'x>) -> (ProgramId, crate::time::Date, crate::time::Date, Minor, &'x [u8], &'x [u8]) {
+    (a.program, a.valid_to, a.valid_from, a.amount, a.beneficiary, a.household)
 }
 
 /// Rule 1 for allocations: identical rows are adjacent in draw order; the first by line is
@@ -463,11 +461,12 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         let mut keyed = std::mem::take(&mut self.s.positions);
         keyed.clear();
         keyed.extend((0..self.events.len()).filter(|&i| self.events[i].kind == Kind::Debit));
-        let key = |i: usize| (self.events[i].merchant, self.events[i].amount, i);
+        // Amount first: it tells most pairs apart without comparing merchant bytes.
+        let key = |i: usize| (self.events[i].amount, self.events[i].merchant, i);
         keyed.sort_unstable_by(|&x, &y| key(x).cmp(&key(y)));
         for pair in keyed.windows(2) {
-            let ((m0, a0, p), (m1, a1, i)) = (key(pair[0]), key(pair[1]));
-            if m0 == m1 && a0 == a1 && self.events[p].instant >= self.events[i].instant.minus_seconds(seconds) {
+            let ((a0, m0, p), (a1, m1, i)) = (key(pair[0]), key(pair[1]));
+            if a0 == a1 && m0 == m1 && self.events[p].instant >= self.events[i].instant.minus_seconds(seconds) {
                 let detail = format!(
                     "same merchant and amount as {} at most {seconds} s earlier",
                     String::from_utf8_lossy(self.events[p].txn)

@@ -190,7 +190,7 @@ pub(crate) struct Walked<'a> {
     pub(crate) drains: Vec<Drain<'a>>,
     /// Kept allocations with what is left of them.
     pub(crate) balances: Vec<(Allocation<'a>, Minor)>,
-    settlement: BTreeMap<(&'a [u8], ProgramId), SettleAcc>,
+    settlement: shard::Map<(&'a [u8], ProgramId), SettleAcc>,
 }
 
 /// Parses the three files; in strict mode the first bad row is an error.
@@ -264,7 +264,7 @@ pub(crate) fn walk_cards<'a>(
         outs.iter().enumerate().flat_map(|(s, out)| out.orphans.iter().map(move |&(k, _)| (s, k))).collect();
     let queries: Vec<(&[u8], &[u8])> =
         outs.iter().flat_map(|out| out.orphans.iter().map(|&(k, original)| (original, out.findings[k].card))).collect();
-    for ((s, k), detail) in orphans.into_iter().zip(identity.explain_orphans(debits, &queries)) {
+    for ((s, k), detail) in orphans.into_iter().zip(identity.explain_orphans(debits, &queries, threads)) {
         outs[s].findings[k].detail = detail;
     }
     let mut walked = Walked {
@@ -272,7 +272,7 @@ pub(crate) fn walk_cards<'a>(
         tallies: identity.tallies,
         drains: Vec::new(),
         balances: Vec::with_capacity(allocations.len()),
-        settlement: BTreeMap::new(),
+        settlement: shard::map(),
     };
     for out in outs {
         walked.found.extend(out.findings);
@@ -308,10 +308,10 @@ pub(crate) fn assemble(
 ) -> Result<Report, Error> {
     let scale = rulebook.currency_scale;
     let code = |id: ProgramId| rulebook.program(id).code().to_owned();
-    let settlement: Vec<Settlement> = walked
-        .settlement
+    let mut settled: Vec<_> = walked.settlement.into_iter().filter(|(_, acc)| acc.debits > 0).collect();
+    settled.sort_unstable_by(|((m1, p1), _), ((m2, p2), _)| by_id(m1, m2).then(p1.cmp(p2)));
+    let settlement: Vec<Settlement> = settled
         .into_iter()
-        .filter(|(_, acc)| acc.debits > 0)
         .map(|((merchant, program), acc)| Settlement {
             merchant_id: text(merchant),
             program: code(program),

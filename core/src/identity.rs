@@ -27,9 +27,6 @@ pub(crate) enum Status {
 pub(crate) struct Identity<'a> {
     /// Per row.
     pub status: Vec<Status>,
-    /// Row numbers per `txn_id` shard: where to look for "what is this `txn_id`?" when a
-    /// reversal's original is not a row of its card.
-    shards: Vec<Vec<u32>>,
     pub findings: Vec<Found<'a>>,
     /// Per program: debits left after dropping copies, and the conflicting (held) ones.
     pub tallies: Vec<Tally>,
@@ -79,19 +76,17 @@ pub(crate) fn debits<'a>(rows: &[Debit<'a>], programs: usize, threads: usize) ->
                 }
             }
         }
-        (shard::rows(ids), decided, findings)
+        (decided, findings)
     });
     let mut identity = Identity {
         status: vec![Status::Kept; rows.len()],
-        shards: Vec::with_capacity(shard::SHARDS),
         findings: Vec::new(),
         tallies: vec![Tally::default(); programs],
     };
-    for (ids, decided, findings) in worked {
+    for (decided, findings) in worked {
         for (i, status) in decided {
             identity.status[i as usize] = status;
         }
-        identity.shards.push(ids);
         identity.findings.extend(findings);
     }
     identity.tallies = tally(rows, &identity.status, programs, threads);
@@ -102,10 +97,7 @@ pub(crate) fn debits<'a>(rows: &[Debit<'a>], programs: usize, threads: usize) ->
 /// pass over the rows in file order, apart from the shards: an independent count that
 /// conservation compares with what the card walk settled and held.
 fn tally(rows: &[Debit<'_>], status: &[Status], programs: usize, threads: usize) -> Vec<Tally> {
-    let slice = rows.len().div_ceil(threads.max(1)).max(1 << 14);
-    let ranges: Vec<(usize, usize)> =
-        (0..rows.len()).step_by(slice).map(|s| (s, (s + slice).min(rows.len()))).collect();
-    let parts = parallel::map(threads, ranges, |(start, end)| {
+    let parts = parallel::map(threads, parallel::slices(rows.len(), threads), |(start, end)| {
         let mut tallies = vec![Tally::default(); programs];
         for (row, status) in rows[start..end].iter().zip(&status[start..end]) {
             match status {
@@ -143,32 +135,34 @@ fn found<'a>(row: &Debit<'a>, rule: Rule, detail: String) -> Found<'a> {
 
 impl Identity<'_> {
     /// For each orphan reversal `(original, card)` whose original is not a row of its card:
-    /// why the original cannot be reversed there, seen from the whole file. One scan of each
-    /// shard that holds a queried id.
-    pub(crate) fn explain_orphans(&self, rows: &[Debit<'_>], queries: &[(&[u8], &[u8])]) -> Vec<String> {
-        let state = shard::hasher();
-        let mut by_shard: Vec<Vec<usize>> = vec![Vec::new(); shard::SHARDS];
-        for (q, (txn, _)) in queries.iter().enumerate() {
-            by_shard[shard::Id::new(&state, txn).shard()].push(q);
+    /// why the original cannot be reversed there, seen from the whole file. Orphans are few:
+    /// one sequential scan of the rows (in parallel slices) finds the first row of each.
+    pub(crate) fn explain_orphans(&self, rows: &[Debit<'_>], queries: &[(&[u8], &[u8])], threads: usize) -> Vec<String> {
+        if queries.is_empty() {
+            return Vec::new();
         }
-        let mut answers = vec![String::new(); queries.len()];
-        for (ids, asked) in self.shards.iter().zip(by_shard).filter(|(_, asked)| !asked.is_empty()) {
-            // The first row (by line) of each queried id.
-            let mut found: shard::Map<&[u8], u32> = shard::map();
-            for &q in &asked {
-                found.insert(queries[q].0, u32::MAX);
-            }
-            for &i in ids {
-                if let Some(first) = found.get_mut(rows[i as usize].txn) {
-                    *first = (*first).min(i);
+        let mut asked: shard::Map<&[u8], u32> = shard::map();
+        for (txn, _) in queries {
+            asked.insert(txn, u32::MAX);
+        }
+        let asked = &asked;
+        let parts = parallel::map(threads, parallel::slices(rows.len(), threads), |(start, end)| {
+            let mut first: shard::Map<&[u8], u32> = shard::map();
+            for (i, row) in rows[start..end].iter().enumerate() {
+                if asked.contains_key(row.txn) {
+                    first.entry(row.txn).or_insert((start + i) as u32);
                 }
             }
-            for q in asked {
-                let (txn, card) = queries[q];
-                answers[q] = self.why_not(rows, txn, card, found[txn]);
+            first
+        });
+        let mut first = asked.clone();
+        for part in parts {
+            for (txn, i) in part {
+                let at = first.get_mut(txn).expect("only asked ids are found");
+                *at = (*at).min(i);
             }
         }
-        answers
+        queries.iter().map(|&(txn, card)| self.why_not(rows, txn, card, first[txn])).collect()
     }
 
     fn why_not(&self, rows: &[Debit<'_>], txn: &[u8], card: &[u8], first: u32) -> String {

@@ -19,6 +19,13 @@ pub(crate) fn threads(requested: usize) -> usize {
     }
 }
 
+/// `0..count` cut into about one slice per thread (at least 16,384 items each, so that small
+/// inputs are not split into work items too small to pay for a thread).
+pub(crate) fn slices(count: usize, threads: usize) -> Vec<(usize, usize)> {
+    let slice = count.div_ceil(threads.max(1)).max(1 << 14);
+    (0..count).step_by(slice).map(|s| (s, (s + slice).min(count))).collect()
+}
+
 /// Applies `f` to every item, on up to `threads` threads; results are in item order.
 pub(crate) fn map<T, R, F>(threads: usize, items: Vec<T>, f: F) -> Vec<R>
 where

@@ -102,9 +102,7 @@ where
     F: Fn(usize) -> Option<&'a [u8]> + Sync,
 {
     let state = hasher();
-    let slice = count.div_ceil(threads.max(1)).max(1 << 14);
-    let ranges: Vec<(usize, usize)> = (0..count).step_by(slice).map(|s| (s, (s + slice).min(count))).collect();
-    let parts = parallel::map(threads, ranges, |(start, end)| {
+    let parts = parallel::map(threads, parallel::slices(count, threads), |(start, end)| {
         let mut shards: Vec<Vec<Keyed<'a>>> = vec![Vec::new(); SHARDS];
         for i in start..end {
             if let Some(bytes) = key(i) {
