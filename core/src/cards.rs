@@ -12,7 +12,8 @@ use crate::ingest::{Allocation, Debit, FileKind, Kind};
 use crate::limits;
 use crate::money::{Minor, Money, Sum};
 use crate::rulebook::{ProgramId, Rulebook};
-use crate::shard::{IdMap, Keyed};
+use crate::settle::Settled;
+use crate::shard::{Id, IdMap, Keyed};
 use crate::summary::Tally;
 use crate::time::Instant;
 
@@ -23,6 +24,8 @@ pub(crate) type Registry<'a> = crate::shard::Map<&'a [u8], Vec<ProgramId>>;
 pub(crate) struct Ctx<'r, 'a> {
     pub rulebook: &'r Rulebook,
     pub registry: &'r Registry<'a>,
+    /// The engine's id hasher, [`crate::shard::hasher`].
+    pub ids: ahash::RandomState,
 }
 
 /// A settled debit that took most of its available balance: input to `BULK_DRAIN`.
@@ -36,21 +39,13 @@ pub(crate) struct Drain<'a> {
     pub instant: Instant,
 }
 
-/// Net settlement of one (merchant, program) in the making.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct SettleAcc {
-    pub gross: Sum,
-    pub reversed: Sum,
-    pub debits: u64,
-    pub reversals: u64,
-}
-
 /// What one shard of cards yields.
 pub(crate) struct ShardOut<'a> {
     pub findings: Vec<Found<'a>>,
     /// Reversals whose original is not a row of their card: (finding index, original).
     pub orphans: Vec<(usize, &'a [u8])>,
-    pub settlement: crate::shard::Map<(&'a [u8], ProgramId), SettleAcc>,
+    /// Settled debits and applied reversals of settled debits, for the settlement.
+    pub settled: Vec<Settled<'a>>,
     pub drains: Vec<Drain<'a>>,
     /// Kept allocations with what is left of them.
     pub balances: Vec<(Allocation<'a>, Minor)>,
@@ -69,7 +64,7 @@ pub(crate) fn shard<'a>(
     let mut out = ShardOut {
         findings: Vec::new(),
         orphans: Vec::new(),
-        settlement: crate::shard::map(),
+        settled: Vec::new(),
         drains: Vec::new(),
         balances: Vec::new(),
         tallies: vec![Tally::default(); ctx.rulebook.programs.len()],
@@ -88,21 +83,26 @@ pub(crate) fn shard<'a>(
     let (debit_ids, allocation_ids) = (crate::shard::rows(debit_ids), crate::shard::rows(allocation_ids));
     let (debit_order, debit_starts) = group(&debit_ids, &debit_cards, count);
     let (allocation_order, allocation_starts) = group(&allocation_ids, &allocation_cards, count);
+    // The shard's rows copied together, card after card, in one tight loop of independent
+    // loads: the rows are then read from cache, not one cache miss at a time.
+    let debits: Vec<Debit<'a>> = debit_order.iter().map(|&i| debits[i as usize]).collect();
+    let allocations: Vec<Allocation<'a>> = allocation_order.iter().map(|&i| allocations[i as usize]).collect();
     let mut events: Vec<&Debit<'a>> = Vec::new();
     let mut kept: Vec<Allocation<'a>> = Vec::new();
     let mut ids: Vec<u32> = Vec::new();
     let mut scratch = Scratch::default();
     for c in 0..count {
         events.clear();
-        events.extend(debit_order[debit_starts[c]..debit_starts[c + 1]].iter().map(|&i| &debits[i as usize]));
+        events.extend(&debits[debit_starts[c]..debit_starts[c + 1]]);
         events.sort_unstable_by(|x, y| x.event_key().cmp(&y.event_key()));
         ids.clear();
-        ids.extend_from_slice(&allocation_order[allocation_starts[c]..allocation_starts[c + 1]]);
+        // In row order within the card, so equal draw keys keep their order by line.
+        ids.extend(allocation_starts[c] as u32..allocation_starts[c + 1] as u32);
         ids.sort_unstable_by(|&a, &b| {
             let (x, y) = (&allocations[a as usize], &allocations[b as usize]);
             draw_key(x).cmp(&draw_key(y)).then(a.cmp(&b))
         });
-        keep_first_allocations(allocations, &ids, &mut kept, &mut out.findings);
+        keep_first_allocations(&allocations, &ids, &mut kept, &mut out.findings);
         if kept.len() > limits::ALLOCATIONS_PER_CARD_MAX {
             return Err(Error::Limit {
                 at: Location { file: FileKind::Allocations.name().into(), line: None, column: Some("card_id".into()) },
@@ -243,6 +243,10 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
     fn found(&self, i: usize, rule: Rule, detail: String) -> Found<'a> {
         let e = self.events[i];
         Found { rule, txn: e.txn, card: e.card, program: e.program, line: e.line, detail }
+    }
+
+    fn merchant(&self, e: &Debit<'a>) -> Id<'a> {
+        Id::new(&self.ctx.ids, e.merchant)
     }
 
     fn money(&self, minor: Minor) -> Money {
@@ -424,9 +428,12 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         tally.reversals_applied += 1;
         if self.s.settled[j] {
             tally.reversed_settled += Sum::from(e.amount);
-            let acc = out.settlement.entry((o.merchant, o.program)).or_default();
-            acc.reversed += Sum::from(e.amount);
-            acc.reversals += 1;
+            out.settled.push(Settled {
+                merchant: self.merchant(o),
+                program: o.program,
+                amount: e.amount,
+                reversal: true,
+            });
             self.give_back(j, e.amount)
         } else {
             tally.reversed_held += Sum::from(e.amount);
@@ -501,16 +508,15 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         self.s.positions = debits;
     }
 
-    /// Tallies, settlement and balances of the card.
+    /// Tallies, settled rows and balances of the card.
     fn close(self, out: &mut ShardOut<'a>) -> Result<(), Error> {
         for (i, e) in self.events.iter().enumerate().filter(|(_, e)| e.kind == Kind::Debit) {
             let tally = &mut out.tallies[usize::from(e.program)];
             if self.s.settled[i] {
                 tally.debits_settled += 1;
                 tally.settled_gross += Sum::from(e.amount);
-                let acc = out.settlement.entry((e.merchant, e.program)).or_default();
-                acc.gross += Sum::from(e.amount);
-                acc.debits += 1;
+                let merchant = self.merchant(e);
+                out.settled.push(Settled { merchant, program: e.program, amount: e.amount, reversal: false });
             } else {
                 tally.debits_held += 1;
                 tally.held_gross += Sum::from(e.amount);

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::cards::{self, Ctx, Drain, Registry, SettleAcc};
+use crate::cards::{self, Ctx, Drain, Registry};
 use crate::error::{Error, Location};
 use crate::finding::{Finding, Found, Rule, Subject};
 use crate::identity::{self, Status};
@@ -16,7 +16,9 @@ use crate::ingest::{self, Allocation, AllocationSpec, Debit, DebitSpec, FileKind
 use crate::money::{Minor, Money};
 use crate::report::{self, Balance, InputSummary, Reject, Report, Settlement, Summary};
 use crate::rulebook::{ProgramId, Rulebook};
-use crate::{beneficiary, drain, limits, parallel, shard, summary};
+use crate::settle::{self, SettleAcc};
+use crate::shard::{self, by_id, prefix};
+use crate::{beneficiary, drain, limits, parallel, summary};
 
 /// The bytes of one input file and the name errors show for it.
 #[derive(Clone, Debug)]
@@ -190,7 +192,8 @@ pub(crate) struct Walked<'a> {
     pub(crate) drains: Vec<Drain<'a>>,
     /// Kept allocations with what is left of them.
     pub(crate) balances: Vec<(Allocation<'a>, Minor)>,
-    settlement: shard::Map<(&'a [u8], ProgramId), SettleAcc>,
+    /// Per (merchant, program) with a settled debit, in `merchant_id` then program order.
+    settlement: Vec<(&'a [u8], ProgramId, SettleAcc)>,
 }
 
 /// Parses the three files; in strict mode the first bad row is an error.
@@ -254,7 +257,7 @@ pub(crate) fn walk_cards<'a>(
     let debit_shards =
         shard::partition(threads, debits.len(), |i| (identity.status[i] == Status::Kept).then_some(debits[i].card));
     let allocation_shards = shard::partition(threads, allocations.len(), |i| Some(allocations[i].card));
-    let ctx = Ctx { rulebook, registry };
+    let ctx = Ctx { rulebook, registry, ids: shard::hasher() };
     let items: Vec<_> = debit_shards.into_iter().zip(allocation_shards).collect();
     let outs = parallel::map(threads, items, |(debit_ids, allocation_ids)| {
         cards::shard(&ctx, debits, debit_ids, allocations, allocation_ids)
@@ -272,21 +275,17 @@ pub(crate) fn walk_cards<'a>(
         tallies: identity.tallies,
         drains: Vec::new(),
         balances: Vec::with_capacity(allocations.len()),
-        settlement: shard::map(),
+        settlement: Vec::new(),
     };
+    let mut settled = Vec::with_capacity(outs.len());
     for out in outs {
         walked.found.extend(out.findings);
         summary::Tally::add_all(&mut walked.tallies, &out.tallies);
         walked.drains.extend(out.drains);
         walked.balances.extend(out.balances);
-        for (key, acc) in out.settlement {
-            let into = walked.settlement.entry(key).or_default();
-            into.gross += acc.gross;
-            into.reversed += acc.reversed;
-            into.debits += acc.debits;
-            into.reversals += acc.reversals;
-        }
+        settled.push(out.settled);
     }
+    walked.settlement = settle::settlement(settled, threads);
     Ok(walked)
 }
 
@@ -308,11 +307,10 @@ pub(crate) fn assemble(
 ) -> Result<Report, Error> {
     let scale = rulebook.currency_scale;
     let code = |id: ProgramId| rulebook.program(id).code().to_owned();
-    let mut settled: Vec<_> = walked.settlement.into_iter().filter(|(_, acc)| acc.debits > 0).collect();
-    settled.sort_unstable_by(|((m1, p1), _), ((m2, p2), _)| by_id(m1, m2).then(p1.cmp(p2)));
-    let settlement: Vec<Settlement> = settled
+    let settlement: Vec<Settlement> = walked
+        .settlement
         .into_iter()
-        .map(|((merchant, program), acc)| Settlement {
+        .map(|(merchant, program, acc)| Settlement {
             merchant_id: text(merchant),
             program: code(program),
             amount: Money::new(acc.gross - acc.reversed, scale),
@@ -425,20 +423,6 @@ fn input_summaries(inputs: &Inputs, ingested: &Ingested<'_>, threads: usize) -> 
             sha256,
         })
         .collect()
-}
-
-/// The first 16 bytes of an id as a big-endian integer. Ids are printable ASCII (no zero
-/// byte), so these order as the bytes do; ids that agree on them are then compared whole.
-fn prefix(id: &[u8]) -> u128 {
-    let mut bytes = [0u8; 16];
-    let n = id.len().min(16);
-    bytes[..n].copy_from_slice(&id[..n]);
-    u128::from_be_bytes(bytes)
-}
-
-/// Bytewise order of two ids, mostly decided by an integer comparison.
-fn by_id(x: &[u8], y: &[u8]) -> std::cmp::Ordering {
-    prefix(x).cmp(&prefix(y)).then_with(|| x.cmp(y))
 }
 
 /// Sorts findings in SPEC order (subject, card_id, program, txn_id, rule, line) on decorated

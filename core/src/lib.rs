@@ -57,6 +57,7 @@ mod money;
 mod parallel;
 mod report;
 mod rulebook;
+mod settle;
 mod shard;
 #[doc(hidden)]
 pub mod stages;

@@ -125,6 +125,20 @@ where
     shards
 }
 
+/// The first 16 bytes of an id as a big-endian integer. Ids are printable ASCII (no zero
+/// byte), so these order as the bytes do; ids that agree on them are then compared whole.
+pub(crate) fn prefix(id: &[u8]) -> u128 {
+    let mut bytes = [0u8; 16];
+    let n = id.len().min(16);
+    bytes[..n].copy_from_slice(&id[..n]);
+    u128::from_be_bytes(bytes)
+}
+
+/// Bytewise order of two ids, mostly decided by an integer comparison.
+pub(crate) fn by_id(x: &[u8], y: &[u8]) -> std::cmp::Ordering {
+    prefix(x).cmp(&prefix(y)).then_with(|| x.cmp(y))
+}
+
 /// Just the row numbers of a shard.
 pub(crate) fn rows(shard: Vec<Keyed<'_>>) -> Vec<u32> {
     shard.into_iter().map(|k| k.row).collect()
