@@ -137,7 +137,12 @@ impl Identity<'_> {
     /// For each orphan reversal `(original, card)` whose original is not a row of its card:
     /// why the original cannot be reversed there, seen from the whole file. Orphans are few:
     /// one sequential scan of the rows (in parallel slices) finds the first row of each.
-    pub(crate) fn explain_orphans(&self, rows: &[Debit<'_>], queries: &[(&[u8], &[u8])], threads: usize) -> Vec<String> {
+    pub(crate) fn explain_orphans(
+        &self,
+        rows: &[Debit<'_>],
+        queries: &[(&[u8], &[u8])],
+        threads: usize,
+    ) -> Vec<String> {
         if queries.is_empty() {
             return Vec::new();
         }

@@ -195,7 +195,8 @@ fn check_id(value: &[u8]) -> Result<(), String> {
     if value.len() > limits::ID_BYTES_MAX {
         return Err(format!("id is {} bytes long, at most {} allowed", value.len(), limits::ID_BYTES_MAX));
     }
-    if !value.iter().all(|b| (0x20..=0x7E).contains(b)) {
+    // Every byte in 0x20..=0x7E; folded without an early exit, so it is vectorised.
+    if !value.iter().fold(true, |ok, &b| ok & (b.wrapping_sub(0x20) < 0x5F)) {
         return Err(if std::str::from_utf8(value).is_err() {
             "not valid UTF-8".into()
         } else {
@@ -485,6 +486,11 @@ fn parse_chunk<'a, S: RowSpec>(
             }
         };
         out.rows_read += 1;
+        if out.rows_read == 1 {
+            // Room for the chunk's rows, guessed from the first record's length (at least 64
+            // bytes a row, so that a file of tiny bad rows cannot make it reserve much).
+            out.rows.reserve((stop - start) / at.len.max(64) + 1);
+        }
         let line = at.newlines_before + 1;
         let reject = |column: Option<&'static str>, reason: String| Reject { file: S::KIND, line, column, reason };
         if at.len > limits::RECORD_BYTES_MAX {
