@@ -295,6 +295,29 @@ mod tests {
     }
 
     #[test]
+    fn field_ends_are_found_exactly_whatever_the_bytes_around_them() {
+        // Neighbours of the special bytes and bytes with the high bit set are where word
+        // arithmetic could go wrong (borrows, signed bytes).
+        let fillers = [b'a', b'+', b'-', b'!', b'#', b'\t', 0x0B, 0x00, 0x01, 0x7F, 0x80, 0xAC, 0xFF];
+        for len in 0..24 {
+            for &filler in &fillers {
+                for special in [None, Some(b','), Some(b'\n'), Some(b'"')] {
+                    for at in 0..len.max(1) {
+                        let mut data = vec![filler; len];
+                        if let (Some(b), true) = (special, at < len) {
+                            data[at] = b;
+                        }
+                        for from in 0..=len {
+                            let naive = (from..len).find(|&i| matches!(data[i], b',' | b'\n' | b'"')).unwrap_or(len);
+                            assert_eq!(next_special(&data, from), naive, "{data:?} from {from}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn quoting_line_ends_and_blank_lines() {
         let got = records("a,b\r\n\r\n\"x,1\",\"say \"\"hi\"\"\"\n\"multi\nline\",z\n\nlast,").unwrap();
         assert_eq!(

@@ -172,7 +172,7 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
     walked.found.extend(beneficiary::duplicates(rulebook, &kept, threads));
 
     options.enter(Stage::Report)?;
-    assemble(rulebook, inputs, ingested, walked, threads)
+    assemble(rulebook, ingested, walked)
 }
 
 /// The three files, parsed, and every rejected row (sorted by file and line).
@@ -182,6 +182,8 @@ pub(crate) struct Ingested<'a> {
     pub(crate) debits: Parsed<Debit<'a>>,
     pub(crate) merchants: Option<Parsed<Merchant<'a>>>,
     rejects: Vec<ingest::Reject>,
+    /// SHA-256 of allocations.csv, debits.csv and merchants.csv (when given), in that order.
+    digests: Vec<String>,
 }
 
 /// What the card stage produced, merged over shards.
@@ -196,8 +198,30 @@ pub(crate) struct Walked<'a> {
     settlement: Vec<(&'a [u8], ProgramId, SettleAcc)>,
 }
 
-/// Parses the three files; in strict mode the first bad row is an error.
+/// Parses the three files and hashes them; in strict mode the first bad row is an error.
 pub(crate) fn ingest_all<'a>(
+    rulebook: &Rulebook,
+    inputs: &'a Inputs,
+    strict: bool,
+    threads: usize,
+    arenas: &'a mut [Vec<bumpalo::Bump>; 3],
+) -> Result<Ingested<'a>, Error> {
+    // SHA-256 cannot be split, so the files are hashed on a thread of their own while the
+    // parser's threads work, rather than later with all but one thread idle.
+    let (parsed, digests) = parallel::join(
+        threads,
+        || parse_all(rulebook, inputs, strict, threads, arenas),
+        || {
+            let mut files = vec![inputs.allocations.bytes(), inputs.debits.bytes()];
+            files.extend(inputs.merchants.as_ref().map(Source::bytes));
+            files.into_iter().map(report::sha256_hex).collect()
+        },
+    );
+    Ok(Ingested { digests, ..parsed? })
+}
+
+/// [`ingest_all`] but for the digests.
+fn parse_all<'a>(
     rulebook: &Rulebook,
     inputs: &'a Inputs,
     strict: bool,
@@ -229,7 +253,7 @@ pub(crate) fn ingest_all<'a>(
             Location { file: source.name.clone(), line: Some(first.line), column: first.column.map(str::to_owned) };
         return Err(Error::BadRow { at, reason: first.reason.clone() });
     }
-    Ok(Ingested { allocations, debits, merchants, rejects })
+    Ok(Ingested { allocations, debits, merchants, rejects, digests: Vec::new() })
 }
 
 /// The programs each merchant is registered for: the union of its rows.
@@ -298,13 +322,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// Settlement, conservation, and the report's rows in SPEC order.
-pub(crate) fn assemble(
-    rulebook: &Rulebook,
-    inputs: &Inputs,
-    ingested: Ingested<'_>,
-    walked: Walked<'_>,
-    threads: usize,
-) -> Result<Report, Error> {
+pub(crate) fn assemble(rulebook: &Rulebook, ingested: Ingested<'_>, walked: Walked<'_>) -> Result<Report, Error> {
     let scale = rulebook.currency_scale;
     let code = |id: ProgramId| rulebook.program(id).code().to_owned();
     let settlement: Vec<Settlement> = walked
@@ -335,7 +353,7 @@ pub(crate) fn assemble(
         .collect();
     debug_assert!(findings.windows(2).all(|w| w[0].sort_key() <= w[1].sort_key()));
     let balances = balance_rows(walked.balances, rulebook);
-    let inputs_summary = input_summaries(inputs, &ingested, threads);
+    let inputs_summary = input_summaries(&ingested);
     let rejects = ingested
         .rejects
         .into_iter()
@@ -403,24 +421,19 @@ fn balance_rows(mut balances: Vec<(Allocation<'_>, Minor)>, rulebook: &Rulebook)
         .collect()
 }
 
-/// Rows read and rejected, and the SHA-256, of each input file (hashed in parallel).
-fn input_summaries(inputs: &Inputs, ingested: &Ingested<'_>, threads: usize) -> Vec<InputSummary> {
-    let mut files: Vec<(FileKind, &[u8], u64)> = vec![
-        (FileKind::Allocations, &inputs.allocations.bytes, ingested.allocations.rows_read),
-        (FileKind::Debits, &inputs.debits.bytes, ingested.debits.rows_read),
-    ];
-    if let (Some(m), Some(parsed)) = (&inputs.merchants, &ingested.merchants) {
-        files.push((FileKind::Merchants, &m.bytes, parsed.rows_read));
-    }
-    let digests = parallel::map(threads, files.iter().map(|f| f.1).collect(), report::sha256_hex);
+/// Rows read and rejected, and the SHA-256, of each input file.
+fn input_summaries(ingested: &Ingested<'_>) -> Vec<InputSummary> {
+    let mut files: Vec<(FileKind, u64)> =
+        vec![(FileKind::Allocations, ingested.allocations.rows_read), (FileKind::Debits, ingested.debits.rows_read)];
+    files.extend(ingested.merchants.as_ref().map(|m| (FileKind::Merchants, m.rows_read)));
     files
         .iter()
-        .zip(digests)
-        .map(|(&(kind, _, rows_read), sha256)| InputSummary {
+        .zip(&ingested.digests)
+        .map(|(&(kind, rows_read), sha256)| InputSummary {
             file: kind.name().to_owned(),
             rows_read,
             rows_rejected: ingested.rejects.iter().filter(|r| r.file == kind).count() as u64,
-            sha256,
+            sha256: sha256.clone(),
         })
         .collect()
 }

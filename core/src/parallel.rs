@@ -26,6 +26,28 @@ pub(crate) fn slices(count: usize, threads: usize) -> Vec<(usize, usize)> {
     (0..count).step_by(slice).map(|s| (s, (s + slice).min(count))).collect()
 }
 
+/// Runs `a` and `b` at once, `b` on a thread of its own, when `threads` > 1; else one after
+/// the other.
+pub(crate) fn join<A, B, RA, RB>(threads: usize, a: A, b: B) -> (RA, RB)
+where
+    A: FnOnce() -> RA + Send,
+    B: FnOnce() -> RB + Send,
+    RA: Send,
+    RB: Send,
+{
+    if threads <= 1 || cfg!(target_arch = "wasm32") {
+        return (a(), b());
+    }
+    std::thread::scope(|scope| {
+        let b = scope.spawn(b);
+        let ra = a();
+        match b.join() {
+            Ok(rb) => (ra, rb),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    })
+}
+
 /// Applies `f` to every item, on up to `threads` threads; results are in item order.
 pub(crate) fn map<T, R, F>(threads: usize, items: Vec<T>, f: F) -> Vec<R>
 where
@@ -76,6 +98,23 @@ mod tests {
         for threads in [1, 2, 8] {
             let out = super::map(threads, (0..1000u64).collect(), |x| x * x);
             assert_eq!(out, (0..1000u64).map(|x| x * x).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn join_returns_both_results_whatever_the_threads() {
+        for threads in [1, 2, 8] {
+            assert_eq!(super::join(threads, || 6 * 7, || "b"), (42, "b"));
+        }
+    }
+
+    #[test]
+    fn slices_cover_every_item_once_in_order() {
+        for (count, threads) in [(0, 1), (1, 2), (16_384, 2), (100_000, 1), (100_000, 3), (1 << 20, 8)] {
+            let slices = super::slices(count, threads);
+            let covered: Vec<usize> = slices.iter().flat_map(|&(s, e)| s..e).collect();
+            assert_eq!(covered, (0..count).collect::<Vec<_>>(), "{count} {threads}");
+            assert!(slices.len() <= threads.max(1));
         }
     }
 }

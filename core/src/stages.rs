@@ -117,7 +117,6 @@ pub fn parse<'a>(
 #[derive(Clone)]
 pub struct Parsed<'a> {
     rulebook: &'a Rulebook,
-    inputs: &'a Inputs,
     ingested: Ingested<'a>,
     registry: Registry<'a>,
 }
@@ -159,7 +158,7 @@ impl<'a> Parsed<'a> {
     ) -> Result<Parsed<'a>, Error> {
         let ingested = engine::ingest_all(rulebook, inputs, false, threads, &mut arenas.0)?;
         let registry = engine::registry(ingested.merchants.as_ref());
-        Ok(Parsed { rulebook, inputs, ingested, registry })
+        Ok(Parsed { rulebook, ingested, registry })
     }
 
     /// Rows parsed from debits.csv (rejects excluded).
@@ -198,7 +197,7 @@ impl<'a> Parsed<'a> {
     /// Settlement, conservation and the report's rows (give it a walk to which the findings of
     /// bulk drain and beneficiaries were [added](Walked::add)). Consumes its inputs, as a run
     /// does.
-    pub fn assemble(self, walked: Walked<'a>, threads: usize) -> Result<Report, Error> {
-        engine::assemble(self.rulebook, self.inputs, self.ingested, walked.0, threads)
+    pub fn assemble(self, walked: Walked<'a>) -> Result<Report, Error> {
+        engine::assemble(self.rulebook, self.ingested, walked.0)
     }
 }
