@@ -138,8 +138,11 @@ fn group(ids: &[u32], cards: &[u32], count: usize) -> (Vec<u32>, Vec<usize>) {
     (order, starts)
 }
 
-/// A card's allocations sort by program, then draw order (line last, for identical copies).
-fn draw_key<'x>(a: &Allocation<'x>) -> (ProgramId, crate::time::Date, crate::time::Date, Minor, &'x [u8], &'x [u8]) {
+/// A card's allocations sort by program, then draw order (line last, for identical copies);
+/// balances.csv lists them in this order too.
+pub(crate) fn draw_key<'x>(
+    a: &Allocation<'x>,
+) -> (ProgramId, crate::time::Date, crate::time::Date, Minor, &'x [u8], &'x [u8]) {
     (a.program, a.valid_to, a.valid_from, a.amount, a.beneficiary, a.household)
 }
 

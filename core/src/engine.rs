@@ -1,5 +1,6 @@
-//! The pipeline, stage by stage: ingest -> identity -> cards (checks, balance walk, review
-//! per card) -> bulk drain -> beneficiaries -> settle and check conservation -> report.
+//! The pipeline, stage by stage: ingest (and hash) -> identity -> cards (checks, balance walk,
+//! review per card) -> settle (per merchant and program) -> bulk drain -> beneficiaries ->
+//! conservation -> report.
 //!
 //! Every stage works on shards through [`crate::parallel`], and its outcome does not depend on
 //! the number of threads or the order of input rows: groups are formed by key, and each
@@ -74,17 +75,18 @@ pub struct Inputs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Stage {
-    /// Reading and checking the CSV files.
+    /// Reading and checking the CSV files (and hashing them).
     Ingest,
     /// Rule 1: duplicate and conflicting transactions.
     Identity,
-    /// Rules 2 to 4 per card: checks, the balance walk, near duplicates and velocity.
+    /// Rules 2 to 4 per card: checks, the balance walk, near duplicates and velocity; then
+    /// settlement per merchant and program.
     Cards,
     /// `BULK_DRAIN` per terminal.
     BulkDrain,
     /// Rule 5 on allocations.
     Beneficiaries,
-    /// Settlement, conservation, and the report.
+    /// Conservation, and the report.
     Report,
 }
 
@@ -120,7 +122,8 @@ pub trait Observer: Send + Sync {
 /// How to run.
 #[derive(Clone, Default)]
 pub struct Options {
-    /// Threads to use; 0 means every core. The report is the same whatever the number.
+    /// Threads to use; 0 means every core. The report is the same whatever the number. With
+    /// more than one, one more thread hashes the input files while they are parsed.
     pub threads: usize,
     /// Stop at the first bad row (as an [`Error::BadRow`]) instead of rejecting it.
     pub strict: bool,
@@ -321,7 +324,7 @@ fn text(bytes: &[u8]) -> String {
     }
 }
 
-/// Settlement, conservation, and the report's rows in SPEC order.
+/// Conservation, and the report's rows in SPEC order (settlement was summed with the cards).
 pub(crate) fn assemble(rulebook: &Rulebook, ingested: Ingested<'_>, walked: Walked<'_>) -> Result<Report, Error> {
     let scale = rulebook.currency_scale;
     let code = |id: ProgramId| rulebook.program(id).code().to_owned();
@@ -395,16 +398,7 @@ fn finding_counts(rulebook: &Rulebook, found: &[Found<'_>]) -> Vec<BTreeMap<Stri
 /// Kept allocations in SPEC order: (card_id, program), then draw order.
 fn balance_rows(mut balances: Vec<(Allocation<'_>, Minor)>, rulebook: &Rulebook) -> Vec<Balance> {
     balances.sort_unstable_by(|(x, _), (y, _)| {
-        by_id(x.card, y.card).then_with(|| {
-            (x.program, x.valid_to, x.valid_from, x.amount, x.beneficiary, x.household).cmp(&(
-                y.program,
-                y.valid_to,
-                y.valid_from,
-                y.amount,
-                y.beneficiary,
-                y.household,
-            ))
-        })
+        by_id(x.card, y.card).then_with(|| cards::draw_key(x).cmp(&cards::draw_key(y)))
     });
     let scale = rulebook.currency_scale;
     balances

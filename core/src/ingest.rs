@@ -491,11 +491,6 @@ fn parse_chunk<'a, S: RowSpec>(
             }
         };
         out.rows_read += 1;
-        if out.rows_read == 1 {
-            // Room for the chunk's rows, guessed from the first record's length (at least 64
-            // bytes a row, so that a file of tiny bad rows cannot make it reserve much).
-            out.rows.reserve((stop - start) / at.len.max(64) + 1);
-        }
         let line = at.newlines_before + 1;
         let reject = |column: Option<&'static str>, reason: String| Reject { file: S::KIND, line, column, reason };
         if at.len > limits::RECORD_BYTES_MAX {
@@ -510,7 +505,12 @@ fn parse_chunk<'a, S: RowSpec>(
         } else {
             let fields = Fields { data, spans: &spans, map: &header.map, arena };
             match spec.parse(&fields, line) {
-                Ok(row) => out.rows.push(row),
+                Ok(row) => {
+                    if out.rows.is_empty() {
+                        reserve_rows(&mut out.rows, stop - start, at.len);
+                    }
+                    out.rows.push(row)
+                }
                 Err((col, reason)) => out.rejects.push(reject(Some(S::COLUMNS[col].0), reason)),
             }
         }
@@ -518,6 +518,16 @@ fn parse_chunk<'a, S: RowSpec>(
     out.end = cursor.pos;
     out.newlines = cursor.newlines;
     out
+}
+
+/// Room for a chunk's rows, guessed when its first row parses, from that record's length, so
+/// that the rows are not copied by growing the vector from empty. The guess counts at least
+/// as many bytes of input per row as a row takes in memory, so the reservation never exceeds
+/// the chunk's size by more than the 64-byte floor allows (2.25 times for a 144-byte row);
+/// a reservation that cannot be had is skipped, and the vector grows as it would have.
+fn reserve_rows<R>(rows: &mut Vec<R>, chunk_bytes: usize, first_len: usize) {
+    let per_row = first_len.max(64).max(std::mem::size_of::<R>().min(1024));
+    let _ = rows.try_reserve(chunk_bytes / per_row + 1);
 }
 
 /// Where the SPEC columns are in a file's records.

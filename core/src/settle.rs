@@ -76,3 +76,46 @@ pub(crate) fn settlement<'a>(lists: Vec<Vec<Settled<'a>>>, threads: usize) -> Ve
     all.sort_unstable_by(|x, y| shard::by_id(x.0, y.0).then(x.1.cmp(&y.1)));
     all
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(merchant: &'static str, program: ProgramId, amount: Minor, reversal: bool) -> Settled<'static> {
+        Settled { merchant: Id::new(&shard::hasher(), merchant.as_bytes()), program, amount, reversal }
+    }
+
+    #[test]
+    fn sums_per_merchant_and_program_in_order_whatever_the_lists() {
+        // Two ids sharing their first 16 bytes, one merchant under two programs, a reversal,
+        // and a pair with only a reversal (dropped: nothing settled there).
+        let long_a = "MERCHANT-0000000000-A";
+        let long_b = "MERCHANT-0000000000-B";
+        let entries = vec![
+            entry(long_b, 0, 500, false),
+            entry("M1", 1, 700, false),
+            entry(long_a, 0, 100, false),
+            entry("M1", 0, 300, false),
+            entry("M1", 1, 200, true),
+            entry(long_a, 0, 50, false),
+            entry("M2", 0, 10, true),
+        ];
+        let expected = vec![
+            ("M1", 0, "300".to_owned(), "0".to_owned(), 1, 0),
+            ("M1", 1, "700".to_owned(), "200".to_owned(), 1, 1),
+            (long_a, 0, "150".to_owned(), "0".to_owned(), 2, 0),
+            (long_b, 0, "500".to_owned(), "0".to_owned(), 1, 0),
+        ];
+        let split = [vec![entries.clone()], vec![entries[..3].to_vec(), entries[3..].to_vec()]];
+        for (lists, threads) in split.into_iter().zip([1, 2]) {
+            let got: Vec<_> = settlement(lists, threads)
+                .into_iter()
+                .map(|(m, p, acc)| {
+                    let (gross, reversed) = (acc.gross.to_string(), acc.reversed.to_string());
+                    (std::str::from_utf8(m).expect("ascii"), p, gross, reversed, acc.debits, acc.reversals)
+                })
+                .collect();
+            assert_eq!(got, expected);
+        }
+    }
+}

@@ -1,4 +1,4 @@
-//! Settlement, per-program totals, and the conservation check run on every run.
+//! Per-program totals, and the conservation check run on every run.
 //!
 //! Totals are tallied on two independent paths (identity counts every debit left after
 //! dropping copies; the card walk counts what it settled and held; settlement sums per

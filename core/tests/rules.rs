@@ -907,3 +907,21 @@ fn every_program_is_in_the_summary_sorted_by_code_with_zeros() {
     assert_eq!(money(&report, "BPNTD"), ["0", "0", "7"]);
     assert_eq!(report.summary.totals.allocated.to_string(), "7");
 }
+
+#[test]
+fn orphan_reversal_finds_its_original_anywhere_in_a_large_file() {
+    // Over 16,384 rows, so the scan for an orphan's original is cut into slices per thread:
+    // R1 (line 2) names TX, whose first row is far down the file, on another card; TX's
+    // identical copy further down is a resent copy.
+    let mut debits = String::from("R1,reversal,TX,C1,BPNTD,1000,2022-08-06 11:00:00,,,,,\n");
+    for i in 0..40_000 {
+        if i == 30_000 || i == 35_000 {
+            debits.push_str("TX,debit,,C2,BPNTD,1000,2022-08-06 10:00:00,M1,E1,pos,,\n");
+        }
+        debits.push_str(&format!("F{i},debit,,F{i},ASLUT,1000,2022-08-06 10:00:00,M1,E1,atm,,\n"));
+    }
+    let report = run(BASE, "C1,B1,,BPNTD,2022-08-01,2022-08-31,100000\n", &debits);
+    let orphans: Vec<_> = findings(&report).into_iter().filter(|f| f.0 != "NO_ALLOCATION").collect();
+    assert_eq!(orphans, [("ORPHAN_REVERSAL", "R1", "C1", "BPNTD", 2), ("DUPLICATE_TXN", "TX", "C2", "BPNTD", 35_004)]);
+    assert_eq!(detail(&report, Rule::OrphanReversal, "R1"), "original TX is a debit of another card");
+}
