@@ -522,11 +522,11 @@ fn parse_chunk<'a, S: RowSpec>(
 
 /// Room for a chunk's rows, guessed when its first row parses, from that record's length, so
 /// that the rows are not copied by growing the vector from empty. The guess counts at least
-/// as many bytes of input per row as a row takes in memory, so the reservation never exceeds
-/// the chunk's size by more than the 64-byte floor allows (2.25 times for a 144-byte row);
-/// a reservation that cannot be had is skipped, and the vector grows as it would have.
+/// as many bytes of input per row as a row takes in memory, so the reservation is never more
+/// than the chunk's size (plus one row), whatever the file; a reservation that cannot be had
+/// is skipped, and the vector grows as it would have.
 fn reserve_rows<R>(rows: &mut Vec<R>, chunk_bytes: usize, first_len: usize) {
-    let per_row = first_len.max(64).max(std::mem::size_of::<R>().min(1024));
+    let per_row = first_len.max(std::mem::size_of::<R>()).max(1);
     let _ = rows.try_reserve(chunk_bytes / per_row + 1);
 }
 
