@@ -15,7 +15,8 @@ use crate::finding::{Finding, Found, Rule, Subject};
 use crate::identity::{self, Status};
 use crate::ingest::{self, Allocation, AllocationSpec, Debit, DebitSpec, FileKind, Merchant, MerchantSpec, Parsed};
 use crate::money::{Minor, Money};
-use crate::report::{self, Balance, InputSummary, Reject, Report, Settlement, Summary};
+use crate::rejects::Rejects;
+use crate::report::{self, Balance, InputSummary, Report, Settlement, Summary};
 use crate::rulebook::{ProgramId, Rulebook};
 use crate::settle::{self, SettleAcc};
 use crate::shard::{self, by_id, prefix};
@@ -184,7 +185,7 @@ pub(crate) struct Ingested<'a> {
     pub(crate) allocations: Parsed<Allocation<'a>>,
     pub(crate) debits: Parsed<Debit<'a>>,
     pub(crate) merchants: Option<Parsed<Merchant<'a>>>,
-    rejects: Vec<ingest::Reject>,
+    rejects: Rejects,
     /// SHA-256 of allocations.csv, debits.csv and merchants.csv (when given), in that order.
     digests: Vec<String>,
 }
@@ -233,28 +234,32 @@ fn parse_all<'a>(
 ) -> Result<Ingested<'a>, Error> {
     let [allocation_arena, debit_arena, merchant_arena] = arenas;
     let (a, d) = (&inputs.allocations, &inputs.debits);
-    let mut allocations = ingest::parse_file(&AllocationSpec(rulebook), &a.name, &a.bytes, allocation_arena, threads)?;
-    let mut debits = ingest::parse_file(&DebitSpec(rulebook), &d.name, &d.bytes, debit_arena, threads)?;
-    let mut merchants = match &inputs.merchants {
-        Some(m) => Some(ingest::parse_file(&MerchantSpec(rulebook), &m.name, &m.bytes, merchant_arena, threads)?),
+    let (allocations, mut rejects) =
+        ingest::parse_file(&AllocationSpec(rulebook), &a.name, &a.bytes, allocation_arena, threads)?;
+    let (debits, debit_rejects) = ingest::parse_file(&DebitSpec(rulebook), &d.name, &d.bytes, debit_arena, threads)?;
+    rejects.append(debit_rejects);
+    let merchants = match &inputs.merchants {
+        Some(m) => {
+            let (merchants, merchant_rejects) =
+                ingest::parse_file(&MerchantSpec(rulebook), &m.name, &m.bytes, merchant_arena, threads)?;
+            rejects.append(merchant_rejects);
+            Some(merchants)
+        }
         None => None,
     };
-    // Moved, not copied: a damaged file can have a reject for every row.
-    let mut rejects = std::mem::take(&mut allocations.rejects);
-    rejects.append(&mut debits.rejects);
-    if let Some(m) = &mut merchants {
-        rejects.append(&mut m.rejects);
-    }
-    rejects.sort_by_key(|x| (x.file, x.line));
-    if let (true, Some(first)) = (strict, rejects.first()) {
-        let source = match first.file {
+    let rejects = rejects.finish();
+    if let (true, Some((kind, first))) = (strict, rejects.first_of_kind()) {
+        let source = match kind {
             FileKind::Allocations => a,
             FileKind::Debits => d,
             FileKind::Merchants => inputs.merchants.as_ref().expect("a merchants reject has a file"),
         };
-        let at =
-            Location { file: source.name.clone(), line: Some(first.line), column: first.column.map(str::to_owned) };
-        return Err(Error::BadRow { at, reason: first.reason.clone() });
+        let at = Location {
+            file: source.name.clone(),
+            line: Some(first.line),
+            column: (!first.column.is_empty()).then(|| first.column.to_owned()),
+        };
+        return Err(Error::BadRow { at, reason: first.reason.to_owned() });
     }
     Ok(Ingested { allocations, debits, merchants, rejects, digests: Vec::new() })
 }
@@ -357,16 +362,6 @@ pub(crate) fn assemble(rulebook: &Rulebook, ingested: Ingested<'_>, walked: Walk
     debug_assert!(findings.windows(2).all(|w| w[0].sort_key() <= w[1].sort_key()));
     let balances = balance_rows(walked.balances, rulebook);
     let inputs_summary = input_summaries(&ingested);
-    let rejects = ingested
-        .rejects
-        .into_iter()
-        .map(|r| Reject {
-            file: r.file.name().to_owned(),
-            line: r.line,
-            column: r.column.unwrap_or_default().to_owned(),
-            reason: r.reason,
-        })
-        .collect();
     let summary = Summary {
         currency_scale: scale,
         programs,
@@ -374,7 +369,7 @@ pub(crate) fn assemble(rulebook: &Rulebook, ingested: Ingested<'_>, walked: Walk
         inputs: inputs_summary,
         rulebook_sha256: rulebook.sha256.clone(),
     };
-    Ok(Report { summary, findings, settlement, balances, rejects })
+    Ok(Report { summary, findings, settlement, balances, rejects: ingested.rejects })
 }
 
 /// Findings per program and rule code (only codes that fired).
@@ -426,7 +421,7 @@ fn input_summaries(ingested: &Ingested<'_>) -> Vec<InputSummary> {
         .map(|(&(kind, rows_read), sha256)| InputSummary {
             file: kind.name().to_owned(),
             rows_read,
-            rows_rejected: ingested.rejects.iter().filter(|r| r.file == kind).count() as u64,
+            rows_rejected: ingested.rejects.count(kind),
             sha256: sha256.clone(),
         })
         .collect()

@@ -14,6 +14,7 @@ use crate::error::{Error, Location};
 use crate::limits;
 use crate::money::{self, Minor};
 use crate::parallel;
+use crate::rejects::Collector;
 use crate::rulebook::{parse_mcc, Channel, ProgramId, Rulebook};
 use crate::time::{parse_instant, Date, Instant};
 
@@ -31,6 +32,15 @@ impl FileKind {
             FileKind::Allocations => "allocations.csv",
             FileKind::Debits => "debits.csv",
             FileKind::Merchants => "merchants.csv",
+        }
+    }
+
+    /// The file's SPEC columns, in SPEC order.
+    pub(crate) fn columns(self) -> &'static [(&'static str, bool)] {
+        match self {
+            FileKind::Allocations => AllocationSpec::COLUMNS,
+            FileKind::Debits => DebitSpec::COLUMNS,
+            FileKind::Merchants => MerchantSpec::COLUMNS,
         }
     }
 }
@@ -101,20 +111,10 @@ pub(crate) struct Merchant<'a> {
     pub programs: Vec<ProgramId>,
 }
 
-/// A rejected row.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Reject {
-    pub file: FileKind,
-    pub line: u64,
-    pub column: Option<&'static str>,
-    pub reason: String,
-}
-
 /// One file, parsed.
 #[derive(Clone)]
 pub(crate) struct Parsed<R> {
     pub rows: Vec<R>,
-    pub rejects: Vec<Reject>,
     pub rows_read: u64,
 }
 
@@ -383,7 +383,7 @@ impl RowSpec for MerchantSpec<'_> {
 /// What one chunk of a file yields.
 struct ChunkOut<R> {
     rows: Vec<R>,
-    rejects: Vec<Reject>,
+    rejects: Collector,
     rows_read: u64,
     /// Where the chunk's last record ended.
     end: usize,
@@ -400,7 +400,7 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
     data: &'a [u8],
     arenas: &'a mut Vec<Bump>,
     threads: usize,
-) -> Result<Parsed<S::Row<'a>>, Error> {
+) -> Result<(Parsed<S::Row<'a>>, Collector), Error> {
     let data_start = if data.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
     let header = read_header::<S>(file, data, data_start)?;
     let (body, header_newlines) = (header.body, header.newlines);
@@ -413,7 +413,8 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
     let mut outs =
         parallel::map(threads, items, |(start, stop, arena)| parse_chunk(spec, data, start, stop, &header, arena));
 
-    let mut parsed = Parsed { rows: Vec::new(), rejects: Vec::new(), rows_read: 0 };
+    let mut parsed = Parsed { rows: Vec::new(), rows_read: 0 };
+    let mut rejects = Collector::default();
     let mut expected = body;
     let mut newlines = header_newlines;
     for (k, plan) in plans.iter().enumerate() {
@@ -423,7 +424,7 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
             outs[k] = if expected >= plan.stop {
                 ChunkOut {
                     rows: Vec::new(),
-                    rejects: Vec::new(),
+                    rejects: Collector::default(),
                     rows_read: 0,
                     end: expected,
                     newlines: 0,
@@ -446,9 +447,7 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
             let relative = S::line(row);
             S::set_line(row, relative + newlines);
         }
-        for reject in &mut out.rejects {
-            reject.line += newlines;
-        }
+        out.rejects.shift_lines(newlines);
         newlines += out.newlines;
         expected = out.end;
         parsed.rows_read += out.rows_read;
@@ -464,9 +463,9 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
     parsed.rows.reserve_exact(total_rows);
     for out in outs {
         parsed.rows.extend(out.rows);
-        parsed.rejects.extend(out.rejects);
+        rejects.append(out.rejects);
     }
-    Ok(parsed)
+    Ok((parsed, rejects))
 }
 
 fn parse_chunk<'a, S: RowSpec>(
@@ -480,8 +479,14 @@ fn parse_chunk<'a, S: RowSpec>(
     let mut cursor = Cursor::new(data, start, limits::COLUMNS_MAX);
     let mut spans = Vec::with_capacity(header.fields + 1);
     let fields_expected = header.fields;
-    let mut out =
-        ChunkOut { rows: Vec::new(), rejects: Vec::new(), rows_read: 0, end: start, newlines: 0, unterminated: None };
+    let mut out = ChunkOut {
+        rows: Vec::new(),
+        rejects: Collector::default(),
+        rows_read: 0,
+        end: start,
+        newlines: 0,
+        unterminated: None,
+    };
     while cursor.skip_blank_lines(stop) {
         let (at, count) = match cursor.read_record(&mut spans) {
             Ok(found) => found,
@@ -492,16 +497,13 @@ fn parse_chunk<'a, S: RowSpec>(
         };
         out.rows_read += 1;
         let line = at.newlines_before + 1;
-        let reject = |column: Option<&'static str>, reason: String| Reject { file: S::KIND, line, column, reason };
         if at.len > limits::RECORD_BYTES_MAX {
-            out.rejects.push(reject(
-                None,
-                format!("the row is {} bytes long, at most {} allowed", at.len, limits::RECORD_BYTES_MAX),
-            ));
+            let reason = format!("the row is {} bytes long, at most {} allowed", at.len, limits::RECORD_BYTES_MAX);
+            out.rejects.push(S::KIND, line, None, reason);
         } else if count != fields_expected {
             let plural = if count == 1 { "" } else { "s" };
-            out.rejects
-                .push(reject(None, format!("{count} field{plural}, expected {fields_expected} as in the header")));
+            let reason = format!("{count} field{plural}, expected {fields_expected} as in the header");
+            out.rejects.push(S::KIND, line, None, reason);
         } else {
             let fields = Fields { data, spans: &spans, map: &header.map, arena };
             match spec.parse(&fields, line) {
@@ -511,7 +513,7 @@ fn parse_chunk<'a, S: RowSpec>(
                     }
                     out.rows.push(row)
                 }
-                Err((col, reason)) => out.rejects.push(reject(Some(S::COLUMNS[col].0), reason)),
+                Err((col, reason)) => out.rejects.push(S::KIND, line, Some(col), reason),
             }
         }
     }

@@ -55,6 +55,7 @@ mod ingest;
 pub mod limits;
 mod money;
 mod parallel;
+mod rejects;
 mod report;
 mod rulebook;
 mod settle;
@@ -68,8 +69,9 @@ pub use engine::{reconcile, Inputs, Observer, Options, Source, Stage};
 pub use error::{Error, Location, Result};
 pub use finding::{Action, Finding, Rule, Subject};
 pub use money::{Money, Ratio};
+pub use rejects::{Iter as RejectIter, Reject, Rejects};
 pub use report::{
-    sha256_hex, write_folder, Balance, InputSummary, OutputFile, ProgramSummary, Reject, Report, Settlement, Summary,
+    sha256_hex, write_folder, Balance, InputSummary, OutputFile, ProgramSummary, Report, Settlement, Summary,
 };
 pub use rulebook::{Channel, Program, Rulebook};
 pub use time::Date;

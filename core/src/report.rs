@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io;
 use std::path::Path;
 
 use serde_json::json;
@@ -15,6 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::error::Error;
 use crate::finding::Finding;
 use crate::money::Money;
+use crate::rejects::Rejects;
 use crate::time::Date;
 
 /// The reconciliation of one cycle.
@@ -29,7 +31,7 @@ pub struct Report {
     /// Every kept allocation with what is left of it, in SPEC order.
     pub balances: Vec<Balance>,
     /// Every rejected row, in SPEC order.
-    pub rejects: Vec<Reject>,
+    pub rejects: Rejects,
 }
 
 /// Totals of the run.
@@ -129,19 +131,6 @@ pub struct Balance {
     pub remaining: Money,
 }
 
-/// A rejected row.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Reject {
-    /// The file's role name (`debits.csv`).
-    pub file: String,
-    /// The line where the record starts.
-    pub line: u64,
-    /// The first failing column (empty when the row as a whole is bad).
-    pub column: String,
-    /// Why, for a person.
-    pub reason: String,
-}
-
 /// One output file: its name in the folder and its bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutputFile {
@@ -153,12 +142,7 @@ pub struct OutputFile {
 
 /// SHA-256 of `bytes`, lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    hex(&Sha256::digest(bytes))
 }
 
 /// Formats values into reused buffers (no allocation per row).
@@ -190,65 +174,155 @@ fn row(out: &mut String, values: &[&str]) {
     out.push('\n');
 }
 
+/// Renders CSV rows into a byte sink, one line at a time through a reused buffer.
+struct CsvOut<'w> {
+    line: String,
+    out: &'w mut dyn io::Write,
+}
+
+impl CsvOut<'_> {
+    fn row(&mut self, values: &[&str]) -> io::Result<()> {
+        self.line.clear();
+        row(&mut self.line, values);
+        self.out.write_all(self.line.as_bytes())
+    }
+}
+
+/// The four CSV files, in the order [`Report::files`] lists them; `summary.json` follows.
+const CSV_FILES: [&str; 4] = ["balances.csv", "findings.csv", "rejects.csv", "settlement.csv"];
+
+impl Report {
+    /// The names of the five output files, in the order [`files`](Self::files) lists them.
+    pub const FILE_NAMES: [&'static str; 5] = [CSV_FILES[0], CSV_FILES[1], CSV_FILES[2], CSV_FILES[3], "summary.json"];
+}
+
+/// A writer that hashes what it passes on.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W: io::Write> io::Write for Hashing<W> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(bytes)?;
+        self.hasher.update(&bytes[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn hex(digest: &[u8]) -> String {
+    let mut out = String::with_capacity(2 * digest.len());
+    for b in digest {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
 impl Report {
     /// The five output files, byte for byte as written to a folder. `summary.json` is last
     /// and holds the SHA-256 of the other four.
+    ///
+    /// The files are built in memory; [`write`](Self::write) streams them to disk instead.
     pub fn files(&self) -> Vec<OutputFile> {
-        let mut files = vec![
-            OutputFile { name: "balances.csv", bytes: self.balances_csv().into_bytes() },
-            OutputFile { name: "findings.csv", bytes: self.findings_csv().into_bytes() },
-            OutputFile { name: "rejects.csv", bytes: self.rejects_csv().into_bytes() },
-            OutputFile { name: "settlement.csv", bytes: self.settlement_csv().into_bytes() },
-        ];
+        let mut files: Vec<OutputFile> = CSV_FILES
+            .iter()
+            .map(|&name| {
+                let mut bytes = Vec::with_capacity(self.csv_size_hint(name));
+                // Writing into a Vec cannot fail.
+                let _ = self.render_csv(name, &mut bytes);
+                OutputFile { name, bytes }
+            })
+            .collect();
         let digests: BTreeMap<&str, String> = files.iter().map(|f| (f.name, sha256_hex(&f.bytes))).collect();
         files.push(OutputFile { name: "summary.json", bytes: self.summary_json(&digests).into_bytes() });
         files
     }
 
-    fn findings_csv(&self) -> String {
-        let mut out = String::with_capacity(64 + self.findings.len() * 96);
-        row(&mut out, &["rule", "action", "subject", "txn_id", "card_id", "program", "line", "detail"]);
+    /// Writes the five files into `dir`, which must not exist (or be empty) unless
+    /// `replace` is set. The files are written to a temporary sibling folder first and
+    /// renamed into place, so `dir` is never half-written.
+    ///
+    /// Each CSV file is rendered straight to disk and hashed as it goes, so memory does
+    /// not grow with the size of the output.
+    pub fn write(&self, dir: &Path, replace: bool) -> Result<(), Error> {
+        write_folder_with(dir, replace, |temp| {
+            let mut digests = BTreeMap::new();
+            for name in CSV_FILES {
+                let file = std::fs::File::create(temp.join(name))?;
+                let mut out = Hashing { inner: io::BufWriter::with_capacity(1 << 16, file), hasher: Sha256::new() };
+                self.render_csv(name, &mut out)?;
+                out.inner.into_inner().map_err(io::IntoInnerError::into_error)?;
+                digests.insert(name, hex(&out.hasher.finalize()));
+            }
+            std::fs::write(temp.join("summary.json"), self.summary_json(&digests))
+        })
+    }
+
+    /// Bytes a CSV file will take, roughly: its vector is sized once.
+    fn csv_size_hint(&self, name: &str) -> usize {
+        64 + match name {
+            "balances.csv" => self.balances.len() * 80,
+            "findings.csv" => self.findings.len() * 96,
+            "rejects.csv" => self.rejects.len() * 64,
+            _ => self.settlement.len() * 48,
+        }
+    }
+
+    /// Renders one of [`CSV_FILES`] into `out`.
+    fn render_csv(&self, name: &str, out: &mut dyn io::Write) -> io::Result<()> {
+        let mut out = CsvOut { line: String::new(), out };
+        match name {
+            "balances.csv" => self.balances_csv(&mut out),
+            "findings.csv" => self.findings_csv(&mut out),
+            "rejects.csv" => self.rejects_csv(&mut out),
+            _ => self.settlement_csv(&mut out),
+        }
+    }
+
+    fn findings_csv(&self, out: &mut CsvOut<'_>) -> io::Result<()> {
+        out.row(&["rule", "action", "subject", "txn_id", "card_id", "program", "line", "detail"])?;
         let mut line = String::new();
         for f in &self.findings {
             line.clear();
             let _ = write!(line, "{}", f.line);
             let (rule, action, subject) = (f.rule.as_str(), f.action().as_str(), f.subject().as_str());
-            row(&mut out, &[rule, action, subject, &f.txn_id, &f.card_id, &f.program, &line, &f.detail]);
+            out.row(&[rule, action, subject, &f.txn_id, &f.card_id, &f.program, &line, &f.detail])?;
         }
-        out
+        Ok(())
     }
 
-    fn settlement_csv(&self) -> String {
-        let mut out = String::with_capacity(64 + self.settlement.len() * 48);
-        row(&mut out, &["merchant_id", "program", "amount", "debits", "reversals"]);
+    fn settlement_csv(&self, out: &mut CsvOut<'_>) -> io::Result<()> {
+        out.row(&["merchant_id", "program", "amount", "debits", "reversals"])?;
         let mut n: [String; 3] = Default::default();
         for s in &self.settlement {
             format_into(&mut n, [&s.amount, &s.debits, &s.reversals]);
-            row(&mut out, &[&s.merchant_id, &s.program, &n[0], &n[1], &n[2]]);
+            out.row(&[&s.merchant_id, &s.program, &n[0], &n[1], &n[2]])?;
         }
-        out
+        Ok(())
     }
 
-    fn balances_csv(&self) -> String {
-        let mut out = String::with_capacity(64 + self.balances.len() * 80);
-        row(&mut out, &["card_id", "program", "valid_from", "valid_to", "allocated", "spent", "remaining"]);
+    fn balances_csv(&self, out: &mut CsvOut<'_>) -> io::Result<()> {
+        out.row(&["card_id", "program", "valid_from", "valid_to", "allocated", "spent", "remaining"])?;
         let mut n: [String; 5] = Default::default();
         for b in &self.balances {
             format_into(&mut n, [&b.valid_from, &b.valid_to, &b.allocated, &b.spent, &b.remaining]);
-            row(&mut out, &[&b.card_id, &b.program, &n[0], &n[1], &n[2], &n[3], &n[4]]);
+            out.row(&[&b.card_id, &b.program, &n[0], &n[1], &n[2], &n[3], &n[4]])?;
         }
-        out
+        Ok(())
     }
 
-    fn rejects_csv(&self) -> String {
-        let mut out = String::with_capacity(64 + self.rejects.len() * 80);
-        row(&mut out, &["file", "line", "column", "reason"]);
+    fn rejects_csv(&self, out: &mut CsvOut<'_>) -> io::Result<()> {
+        out.row(&["file", "line", "column", "reason"])?;
         let mut n: [String; 1] = Default::default();
         for r in &self.rejects {
             format_into(&mut n, [&r.line]);
-            row(&mut out, &[&r.file, &n[0], &r.column, &r.reason]);
+            out.row(&[r.file, &n[0], r.column, r.reason])?;
         }
-        out
+        Ok(())
     }
 
     fn summary_json(&self, outputs: &BTreeMap<&str, String>) -> String {
@@ -281,13 +355,6 @@ impl Report {
         text.push('\n');
         text
     }
-
-    /// Writes the five files into `dir`, which must not exist (or be empty) unless
-    /// `replace` is set. The files are written to a temporary sibling folder first and
-    /// renamed into place, so `dir` is never half-written.
-    pub fn write(&self, dir: &Path, replace: bool) -> Result<(), Error> {
-        write_folder(dir, &self.files(), replace)
-    }
 }
 
 fn program_json(p: &ProgramSummary) -> serde_json::Value {
@@ -311,6 +378,17 @@ fn program_json(p: &ProgramSummary) -> serde_json::Value {
 
 /// Writes `files` into a new folder at `dir`, atomically (see [`Report::write`]).
 pub fn write_folder(dir: &Path, files: &[OutputFile], replace: bool) -> Result<(), Error> {
+    write_folder_with(dir, replace, |temp| {
+        for file in files {
+            std::fs::write(temp.join(file.name), &file.bytes)?;
+        }
+        Ok(())
+    })
+}
+
+/// Creates a temporary sibling of `dir`, lets `fill` write the files into it, then renames it
+/// into place (replacing an existing `dir` only when `replace` is set).
+fn write_folder_with(dir: &Path, replace: bool, fill: impl FnOnce(&Path) -> io::Result<()>) -> Result<(), Error> {
     let shown = dir.display().to_string();
     let io = |source| Error::Io { path: shown.clone(), source };
     let existing = match std::fs::read_dir(dir) {
@@ -338,9 +416,7 @@ pub fn write_folder(dir: &Path, files: &[OutputFile], replace: bool) -> Result<(
     let temp = parent.join(format!(".{}.tmp-{stamp}", name.to_string_lossy()));
     let result = (|| {
         std::fs::create_dir(&temp).map_err(io)?;
-        for file in files {
-            std::fs::write(temp.join(file.name), &file.bytes).map_err(io)?;
-        }
+        fill(&temp).map_err(io)?;
         if existing.is_some() {
             let old = parent.join(format!(".{}.old-{stamp}", name.to_string_lossy()));
             std::fs::rename(dir, &old).map_err(io)?;

@@ -89,26 +89,16 @@ pub fn parse<'a>(
     let [allocation_arena, debit_arena, merchant_arena] = &mut arenas.0;
     let (a, d) = (&inputs.allocations, &inputs.debits);
     Ok(Rows(match (file, &inputs.merchants) {
-        (File::Allocations, _) => RowsOf::Allocations(ingest::parse_file(
-            &AllocationSpec(rulebook),
-            a.name(),
-            a.bytes(),
-            allocation_arena,
-            threads,
-        )?),
+        (File::Allocations, _) => RowsOf::Allocations(
+            ingest::parse_file(&AllocationSpec(rulebook), a.name(), a.bytes(), allocation_arena, threads)?.0,
+        ),
         (File::Debits, _) => {
-            RowsOf::Debits(ingest::parse_file(&DebitSpec(rulebook), d.name(), d.bytes(), debit_arena, threads)?)
+            RowsOf::Debits(ingest::parse_file(&DebitSpec(rulebook), d.name(), d.bytes(), debit_arena, threads)?.0)
         }
-        (File::Merchants, Some(m)) => RowsOf::Merchants(ingest::parse_file(
-            &MerchantSpec(rulebook),
-            m.name(),
-            m.bytes(),
-            merchant_arena,
-            threads,
-        )?),
-        (File::Merchants, None) => {
-            RowsOf::Merchants(ingest::Parsed { rows: Vec::new(), rejects: Vec::new(), rows_read: 0 })
-        }
+        (File::Merchants, Some(m)) => RowsOf::Merchants(
+            ingest::parse_file(&MerchantSpec(rulebook), m.name(), m.bytes(), merchant_arena, threads)?.0,
+        ),
+        (File::Merchants, None) => RowsOf::Merchants(ingest::Parsed { rows: Vec::new(), rows_read: 0 }),
     }))
 }
 

@@ -975,7 +975,7 @@ fn engine_programs(report: &Report) -> Vec<ProgramMoney> {
 }
 
 fn engine_rejects(report: &Report) -> Vec<(String, u64, String)> {
-    report.rejects.iter().map(|r| (r.file.clone(), r.line, r.column.clone())).collect()
+    report.rejects.iter().map(|r| (r.file.to_owned(), r.line, r.column.to_owned())).collect()
 }
 
 /// The inputs of a run as text, for a failure message.
@@ -1042,7 +1042,7 @@ fn check_files(case: &Case, run: &Run, report: &Report, expected: &RefReport) ->
     let rejects: Vec<Vec<String>> = report
         .rejects
         .iter()
-        .map(|r| vec![r.file.clone(), r.line.to_string(), r.column.clone(), r.reason.clone()])
+        .map(|r| vec![r.file.to_owned(), r.line.to_string(), r.column.to_owned(), r.reason.to_owned()])
         .collect();
     let rejects_csv = reference::output_csv(&["file", "line", "column", "reason"], &rejects);
     prop_assert_eq!(text(&files["rejects.csv"]), text(&rejects_csv), "rejects.csv");
@@ -1096,10 +1096,10 @@ fn check_strict(case: &Case, run: &Run, report: &Report) -> Result<(), TestCaseE
         }
         Err(Error::BadRow { at, reason }) => {
             let column = at.column.clone().unwrap_or_default();
-            let same = |r: &&harmoni::Reject| {
+            let same = |r: harmoni::Reject<'_>| {
                 r.file == at.file && Some(r.line) == at.line && r.column == column && r.reason == reason
             };
-            prop_assert!(report.rejects.iter().any(|r| same(&r)), "strict stop {:?} {} is not a reject", at, reason);
+            prop_assert!(report.rejects.iter().any(same), "strict stop {:?} {} is not a reject", at, reason);
         }
         Err(e) => prop_assert!(false, "strict mode failed otherwise: {e}"),
     }

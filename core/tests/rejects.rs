@@ -117,7 +117,7 @@ fn run(allocations: &str, debits: &str, merchants: Option<&str>) -> Report {
 
 /// (file, line, column, reason) of every reject.
 fn rejects(report: &Report) -> Vec<(&str, u64, &str, &str)> {
-    report.rejects.iter().map(|r| (r.file.as_str(), r.line, r.column.as_str(), r.reason.as_str())).collect()
+    report.rejects.iter().map(|r| (r.file, r.line, r.column, r.reason)).collect()
 }
 
 /// (rows read, rows used, rows rejected) of one input file.
@@ -165,10 +165,10 @@ fn reject_under(rulebook: &str, file: File, row: impl AsRef<[u8]>) -> (String, S
     let name = file_name(file);
     let shown = String::from_utf8_lossy(row.as_ref()).into_owned();
     assert_eq!(report.rejects.len(), 1, "{shown:?} should be the only reject: {:?}", report.rejects);
-    let r = &report.rejects[0];
-    assert_eq!((r.file.as_str(), r.line), (name, 3), "{shown:?}");
+    let r = report.rejects.get(0).unwrap();
+    assert_eq!((r.file, r.line), (name, 3), "{shown:?}");
     assert_eq!(rows(&report, name), (2, 1, 1), "{shown:?}");
-    (r.column.clone(), r.reason.clone())
+    (r.column.to_owned(), r.reason.to_owned())
 }
 
 fn reject(file: File, row: impl AsRef<[u8]>) -> (String, String) {

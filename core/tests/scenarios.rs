@@ -63,7 +63,9 @@ fn options(dir: &Path, threads: usize) -> Options {
     options
 }
 
-/// Runs a scenario: the output files by name, or `error.txt`.
+/// Runs a scenario: the output files by name, or `error.txt`. With one thread the files are
+/// taken from [`harmoni::Report::files`]; with more, from the folder
+/// [`harmoni::Report::write`] streams them into, so each path is checked against `expected/`.
 fn outcome(dir: &Path, threads: usize) -> BTreeMap<String, Vec<u8>> {
     let source = |file: &str| Source::from_bytes(file, read(&dir.join(file)));
     let merchants = dir.join("merchants.csv").exists().then(|| source("merchants.csv"));
@@ -72,7 +74,14 @@ fn outcome(dir: &Path, threads: usize) -> BTreeMap<String, Vec<u8>> {
         reconcile(&rulebook, &inputs, &options(dir, threads))
     });
     match result {
-        Ok(report) => report.files().into_iter().map(|f| (f.name.to_owned(), f.bytes)).collect(),
+        Ok(report) if threads == 1 => report.files().into_iter().map(|f| (f.name.to_owned(), f.bytes)).collect(),
+        Ok(report) => {
+            let temp = tempfile::tempdir().expect("a temporary folder");
+            let out = temp.path().join("out");
+            report.write(&out, false).expect("the report is written");
+            let names = harmoni::Report::FILE_NAMES;
+            names.iter().map(|&name| (name.to_owned(), read(&out.join(name)))).collect()
+        }
         Err(error) => BTreeMap::from([(ERROR.to_owned(), format!("{}\n{error}\n", error.code()).into_bytes())]),
     }
 }

@@ -334,9 +334,9 @@ pub fn run_and_check(rulebook: &Rulebook, inputs: &Inputs, threads: usize) -> Re
                 (Some(first), Err(Error::BadRow { at, reason })) => {
                     assert_eq!(at.file, first.file, "strict stops in another file");
                     assert_eq!(at.line, Some(first.line), "strict stops at another line");
-                    let column = (!first.column.is_empty()).then(|| first.column.clone());
+                    let column = (!first.column.is_empty()).then(|| first.column.to_owned());
                     assert_eq!(at.column, column, "strict names another column");
-                    assert_eq!(reason, &first.reason, "strict gives another reason");
+                    assert_eq!(reason, first.reason, "strict gives another reason");
                 }
                 (Some(first), other) => panic!("strict should stop at {first:?}, got {other:?}"),
             }
@@ -406,11 +406,11 @@ fn check_rows(inputs: &Inputs, report: &Report) {
     assert_eq!(files, expected, "one summary entry per input file");
     let mut rejected_lines: BTreeMap<&str, BTreeSet<u64>> = BTreeMap::new();
     for r in &report.rejects {
-        let role = Role::of_file(&r.file).unwrap_or_else(|| panic!("reject of an unknown file: {r:?}"));
-        assert!(r.column.is_empty() || role.columns().contains(&r.column.as_str()), "unknown column in {r:?}");
+        let role = Role::of_file(r.file).unwrap_or_else(|| panic!("reject of an unknown file: {r:?}"));
+        assert!(r.column.is_empty() || role.columns().contains(&r.column), "unknown column in {r:?}");
         assert!(!r.reason.is_empty(), "a reject without a reason: {r:?}");
         assert!(r.line >= 2, "a reject on the header line: {r:?}");
-        assert!(rejected_lines.entry(&r.file).or_default().insert(r.line), "a row rejected twice: {r:?}");
+        assert!(rejected_lines.entry(r.file).or_default().insert(r.line), "a row rejected twice: {r:?}");
     }
     for input in &s.inputs {
         let rejected = rejected_lines.get(input.file.as_str()).map_or(0, |l| l.len() as u64);
@@ -454,8 +454,8 @@ fn check_order(report: &Report) {
     );
     let balance_key = |b: &harmoni::Balance| (b.card_id.clone(), b.program.clone(), b.valid_to, b.valid_from);
     assert!(report.balances.windows(2).all(|w| balance_key(&w[0]) <= balance_key(&w[1])), "balances out of order");
-    let reject_key = |r: &harmoni::Reject| (r.file.clone(), r.line);
-    assert!(report.rejects.windows(2).all(|w| reject_key(&w[0]) < reject_key(&w[1])), "rejects out of order");
+    let reject_keys: Vec<_> = report.rejects.iter().map(|r| (r.file, r.line)).collect();
+    assert!(reject_keys.windows(2).all(|w| w[0] < w[1]), "rejects out of order");
 }
 
 fn check_conservation(rulebook: &Rulebook, report: &Report) {

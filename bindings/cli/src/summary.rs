@@ -14,8 +14,8 @@ pub fn render(report: &Report, folder: Option<&Path>) -> String {
     rejects(&mut out, report);
     match folder {
         Some(dir) => {
-            let names: Vec<&str> = report.files().iter().map(|f| f.name).collect();
-            let _ = writeln!(out, "\nReport written to {} ({})", dir.display(), names.join(", "));
+            let names = Report::FILE_NAMES.join(", ");
+            let _ = writeln!(out, "\nReport written to {} ({names})", dir.display());
         }
         None => out.push_str("\nNo report folder written (add --out DIR to keep one).\n"),
     }

@@ -125,10 +125,10 @@ pub fn build(report: &Report, kind: Kind) -> Result<RecordBatch, ArrowError> {
         Kind::Rejects => {
             let r = &report.rejects;
             batch(vec![
-                ("file", text(r.iter().map(|r| r.file.as_str()))),
+                ("file", text(r.iter().map(|r| r.file))),
                 ("line", count(r.iter().map(|r| r.line))),
-                ("column", text(r.iter().map(|r| r.column.as_str()))),
-                ("reason", text(r.iter().map(|r| r.reason.as_str()))),
+                ("column", text(r.iter().map(|r| r.column))),
+                ("reason", text(r.iter().map(|r| r.reason))),
             ])
         }
     }

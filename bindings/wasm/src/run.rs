@@ -388,9 +388,9 @@ struct RejectJs<'a> {
     reason: &'a str,
 }
 
-impl<'a> From<&'a Reject> for RejectJs<'a> {
-    fn from(r: &'a Reject) -> Self {
-        RejectJs { file: &r.file, line: r.line, column: &r.column, reason: &r.reason }
+impl<'a> From<Reject<'a>> for RejectJs<'a> {
+    fn from(r: Reject<'a>) -> Self {
+        RejectJs { file: r.file, line: r.line, column: r.column, reason: r.reason }
     }
 }
 

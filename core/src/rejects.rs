@@ -1,0 +1,268 @@
+//! Rejected rows, kept compact.
+//!
+//! A damaged or hostile file can be nothing but bad rows of two bytes each (`x` and a line
+//! end), and SPEC lists every one in `rejects.csv`. So a rejected row takes 16 bytes, and
+//! each distinct reason text is stored once per run: rows that fail the same way share it.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use crate::ingest::FileKind;
+
+/// Every rejected row of a run, sorted by file and line (SPEC order).
+///
+/// Iterate it (or [`get`](Self::get) one row) to see each as a [`Reject`].
+///
+/// ```
+/// # use harmoni::{reconcile, Inputs, Options, Rulebook, Source};
+/// # let rulebook = Rulebook::from_json("rulebook.json", br#"{"programs": [{"code": "BPNTD"}]}"#)?;
+/// let inputs = Inputs {
+///     allocations: Source::from_bytes("allocations.csv",
+///         "card_id,beneficiary_id,program,valid_from,valid_to,amount\nC1,B1,BPNTD,2022-08-01,2022-08-31,-5\n"),
+///     debits: Source::from_bytes("debits.csv",
+///         "txn_id,card_id,program,amount,timestamp,merchant_id,terminal_id,channel\n"),
+///     merchants: None,
+/// };
+/// let report = reconcile(&rulebook, &inputs, &Options::default())?;
+/// let reject = report.rejects.get(0).expect("one bad row");
+/// assert_eq!((reject.file, reject.line, reject.column), ("allocations.csv", 2, "amount"));
+/// assert!(reject.reason.starts_with("'-5' is not an amount"));
+/// # Ok::<(), harmoni::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct Rejects {
+    rows: Vec<Row>,
+    reasons: Vec<Box<str>>,
+}
+
+/// One rejected row, as `rejects.csv` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Reject<'a> {
+    /// The file's role name (`debits.csv`).
+    pub file: &'static str,
+    /// The line where the record starts.
+    pub line: u64,
+    /// The first failing column (empty when the row as a whole is bad).
+    pub column: &'static str,
+    /// Why, for a person.
+    pub reason: &'a str,
+}
+
+/// A rejected row in 16 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Row {
+    line: u64,
+    /// Index into `Rejects::reasons`.
+    reason: u32,
+    file: FileKind,
+    /// 0 for none, else 1 + the column's index in the file's SPEC columns.
+    column: u8,
+}
+
+const _: () = assert!(std::mem::size_of::<Row>() == 16);
+
+impl Rejects {
+    /// Rejected rows in all files.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether no row was rejected.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The `index`-th rejected row, in SPEC order.
+    pub fn get(&self, index: usize) -> Option<Reject<'_>> {
+        self.rows.get(index).map(|row| self.view(row))
+    }
+
+    /// Every rejected row, in SPEC order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { rejects: self, rows: self.rows.iter() }
+    }
+
+    /// Rows rejected in one file.
+    pub(crate) fn count(&self, file: FileKind) -> u64 {
+        self.rows.iter().filter(|r| r.file == file).count() as u64
+    }
+
+    /// The first rejected row (in SPEC order).
+    pub fn first(&self) -> Option<Reject<'_>> {
+        self.get(0)
+    }
+
+    /// The first rejected row and its file's kind.
+    pub(crate) fn first_of_kind(&self) -> Option<(FileKind, Reject<'_>)> {
+        self.rows.first().map(|row| (row.file, self.view(row)))
+    }
+
+    fn view(&self, row: &Row) -> Reject<'_> {
+        let column = match row.column {
+            0 => "",
+            c => row.file.columns()[usize::from(c) - 1].0,
+        };
+        Reject { file: row.file.name(), line: row.line, column, reason: &self.reasons[row.reason as usize] }
+    }
+}
+
+impl PartialEq for Rejects {
+    fn eq(&self, other: &Rejects) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Rejects {}
+
+impl fmt::Debug for Rejects {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// The rows of [`Rejects`], in SPEC order.
+#[derive(Clone, Debug)]
+pub struct Iter<'a> {
+    rejects: &'a Rejects,
+    rows: std::slice::Iter<'a, Row>,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = Reject<'a>;
+
+    fn next(&mut self) -> Option<Reject<'a>> {
+        self.rows.next().map(|row| self.rejects.view(row))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.rows.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.rows.next_back().map(|row| self.rejects.view(row))
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+impl<'a> IntoIterator for &'a Rejects {
+    type Item = Reject<'a>;
+    type IntoIter = Iter<'a>;
+
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+/// Rejected rows being collected (one chunk of a file, or the whole run): reasons are
+/// interned as they come, so a million rows failing the same way keep one text. (The map
+/// has std's random keys: its texts come from the input.)
+#[derive(Default)]
+pub(crate) struct Collector {
+    rows: Vec<Row>,
+    ids: HashMap<Box<str>, u32>,
+}
+
+impl Collector {
+    /// Adds a row of `file` rejected at `line`, for `column` (an index in the file's SPEC
+    /// columns; none when the row as a whole is bad).
+    pub(crate) fn push(&mut self, file: FileKind, line: u64, column: Option<usize>, reason: String) {
+        let reason = self.intern(reason);
+        let column = column.map_or(0, |c| u8::try_from(c + 1).expect("SPEC files have a few columns"));
+        self.rows.push(Row { line, reason, file, column });
+    }
+
+    fn intern(&mut self, reason: String) -> u32 {
+        if let Some(&id) = self.ids.get(reason.as_str()) {
+            return id;
+        }
+        // At most one distinct reason per row, and rows are fewer than u32::MAX (limits.rs).
+        let id = u32::try_from(self.ids.len()).expect("fewer reasons than rows");
+        self.ids.insert(reason.into_boxed_str(), id);
+        id
+    }
+
+    /// Moves every row `lines` lines further down (a chunk's lines are counted from its start).
+    pub(crate) fn shift_lines(&mut self, lines: u64) {
+        for row in &mut self.rows {
+            row.line += lines;
+        }
+    }
+
+    /// Moves `other`'s rows after this one's.
+    pub(crate) fn append(&mut self, other: Collector) {
+        if self.rows.is_empty() && self.ids.is_empty() {
+            // Taken whole: a file of nothing but bad rows is not copied.
+            *self = other;
+            return;
+        }
+        let mut theirs = vec![0; other.ids.len()];
+        for (text, id) in other.ids {
+            theirs[id as usize] = self.intern(text.into_string());
+        }
+        self.rows.extend(other.rows.into_iter().map(|row| Row { reason: theirs[row.reason as usize], ..row }));
+    }
+
+    /// The rows, sorted by file and line.
+    pub(crate) fn finish(self) -> Rejects {
+        let Collector { mut rows, ids } = self;
+        rows.sort_unstable_by_key(|r| (r.file, r.line));
+        let mut reasons: Vec<Box<str>> = vec![Box::from(""); ids.len()];
+        for (text, id) in ids {
+            reasons[id as usize] = text;
+        }
+        Rejects { rows, reasons }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(rejects: &Rejects) -> Vec<(&str, u64, &str, &str)> {
+        rejects.iter().map(|r| (r.file, r.line, r.column, r.reason)).collect()
+    }
+
+    #[test]
+    fn rows_failing_the_same_way_share_one_reason() {
+        let mut rows = Collector::default();
+        for line in 2..1002 {
+            rows.push(FileKind::Debits, line, None, "1 field, expected 8 as in the header".to_owned());
+        }
+        let rejects = rows.finish();
+        assert_eq!((rejects.len(), rejects.reasons.len()), (1000, 1));
+        assert_eq!(rejects.get(999).unwrap().line, 1001);
+    }
+
+    #[test]
+    fn chunks_append_in_order_with_their_lines_shifted_and_reasons_merged() {
+        let mut first = Collector::default();
+        first.push(FileKind::Debits, 3, Some(0), "empty, expected an id".to_owned());
+        first.push(FileKind::Debits, 5, None, "2 fields".to_owned());
+        let mut second = Collector::default();
+        second.push(FileKind::Debits, 1, None, "2 fields".to_owned());
+        second.push(FileKind::Debits, 2, Some(5), "'x' is not an amount".to_owned());
+        second.shift_lines(10);
+        let mut allocations = Collector::default();
+        allocations.push(FileKind::Allocations, 9, Some(6), "'-5' is not an amount".to_owned());
+        allocations.append(first);
+        allocations.append(second);
+        let rejects = allocations.finish();
+        assert_eq!(
+            shown(&rejects),
+            [
+                ("allocations.csv", 9, "amount", "'-5' is not an amount"),
+                ("debits.csv", 3, "txn_id", "empty, expected an id"),
+                ("debits.csv", 5, "", "2 fields"),
+                ("debits.csv", 11, "", "2 fields"),
+                ("debits.csv", 12, "amount", "'x' is not an amount"),
+            ]
+        );
+        assert_eq!(rejects.reasons.len(), 4);
+        assert_eq!((rejects.count(FileKind::Debits), rejects.count(FileKind::Merchants)), (4, 0));
+        assert_eq!(rejects.first_of_kind().map(|(kind, r)| (kind, r.line)), Some((FileKind::Allocations, 9)));
+        assert_eq!(rejects.iter().next_back(), rejects.get(4));
+    }
+}
