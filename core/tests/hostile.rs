@@ -1103,6 +1103,15 @@ fn probe_inputs(name: &str) -> (Inputs, usize) {
         }
         // A million copies of one debit (about 80 MB).
         "million-duplicates" => (Role::Debits, duplicate_debits(1_000_000)),
+        // A million short debits of 1,000 cards (only the required columns, 47 MB), each
+        // raising five findings: the most findings per input byte found so far.
+        "short-debits" => {
+            let mut bytes = b"txn_id,card_id,program,amount,timestamp,merchant_id,terminal_id,channel\n".to_vec();
+            for i in 0..1_000_000u32 {
+                bytes.extend(format!("{i:x},C{},BPNTD,1,2022-08-06 10:15:00,M,E,pos\n", i % 1000).as_bytes());
+            }
+            (Role::Debits, bytes)
+        }
         // A million distinct valid debits of 1,000 cards, for comparison.
         "million-distinct" => {
             let mut bytes = Vec::with_capacity(100 << 20);
@@ -1247,8 +1256,10 @@ fn probe(name: &str, threads: usize) -> (u64, u64, u64, String) {
 /// quoted-no-line-ends 0.24 to 0.37 x; wide-header 1.1 to 2.5 x of 100 KB (refused at once);
 /// million-duplicates 6.9 to 7.2 x (71 MB in, 104 MB of findings.csv out, 2.3 to 3.3 s);
 /// million-distinct 23 to 27 x (73 MB in, 4 million findings and 403 MB of output out, 10 to
-/// 11 s). The last two bounds are regression guards: memory there follows the number of
-/// findings (about 400 bytes each while the report is built; README "Memory").
+/// 11 s); short-debits 43 to 51 x (47 MB in, 5 million findings and 498 MB of output out, 7 to
+/// 9 s). The last three bounds are
+/// regression guards: memory there follows the number of findings (about 450 bytes each while
+/// the report is built; README "Memory and limits").
 #[test]
 #[ignore = "measures: spawns child processes with inputs up to 100 MB; .ci/test runs it in release"]
 fn memory_stays_within_a_small_multiple_of_the_input() {
@@ -1259,6 +1270,7 @@ fn memory_stays_within_a_small_multiple_of_the_input() {
         ("quoted-no-line-ends", 0.5),
         ("million-duplicates", 10.0),
         ("million-distinct", 32.0),
+        ("short-debits", 60.0),
     ];
     let mut over = Vec::new();
     for &(name, bound) in cases {
