@@ -420,8 +420,14 @@ fn write_folder_with(dir: &Path, replace: bool, fill: impl FnOnce(&Path) -> io::
         if existing.is_some() {
             let old = parent.join(format!(".{}.old-{stamp}", name.to_string_lossy()));
             std::fs::rename(dir, &old).map_err(io)?;
-            std::fs::rename(&temp, dir).map_err(io)?;
-            std::fs::remove_dir_all(&old).map_err(io)?;
+            if let Err(e) = std::fs::rename(&temp, dir) {
+                // Put the previous folder back: a failed run leaves things as they were.
+                let _ = std::fs::rename(&old, dir);
+                return Err(io(e));
+            }
+            // The new folder is in place: failing now would report a run that succeeded. A
+            // folder that cannot be removed stays as a hidden `.NAME.old-*` sibling.
+            let _ = std::fs::remove_dir_all(&old);
         } else {
             std::fs::rename(&temp, dir).map_err(io)?;
         }
