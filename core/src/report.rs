@@ -262,6 +262,19 @@ impl Report {
         })
     }
 
+    /// `summary.json` alone, byte for byte as [`files`](Self::files) gives it: the other four
+    /// files are rendered only to be hashed, never held in memory.
+    pub fn summary_file(&self) -> OutputFile {
+        let mut digests = BTreeMap::new();
+        for name in CSV_FILES {
+            let mut out = Hashing { inner: io::sink(), hasher: Sha256::new() };
+            // Writing into a sink cannot fail.
+            let _ = self.render_csv(name, &mut out);
+            digests.insert(name, hex(&out.hasher.finalize()));
+        }
+        OutputFile { name: "summary.json", bytes: self.summary_json(&digests).into_bytes() }
+    }
+
     /// Bytes a CSV file will take, roughly: its vector is sized once.
     fn csv_size_hint(&self, name: &str) -> usize {
         64 + match name {

@@ -64,8 +64,9 @@ fn options(dir: &Path, threads: usize) -> Options {
 }
 
 /// Runs a scenario: the output files by name, or `error.txt`. With one thread the files are
-/// taken from [`harmoni::Report::files`]; with more, from the folder
-/// [`harmoni::Report::write`] streams them into, so each path is checked against `expected/`.
+/// taken from [`harmoni::Report::files`] (and its summary.json checked against
+/// [`harmoni::Report::summary_file`]); with more, from the folder [`harmoni::Report::write`]
+/// streams them into, so each path is checked against `expected/`.
 fn outcome(dir: &Path, threads: usize) -> BTreeMap<String, Vec<u8>> {
     let source = |file: &str| Source::from_bytes(file, read(&dir.join(file)));
     let merchants = dir.join("merchants.csv").exists().then(|| source("merchants.csv"));
@@ -74,7 +75,11 @@ fn outcome(dir: &Path, threads: usize) -> BTreeMap<String, Vec<u8>> {
         reconcile(&rulebook, &inputs, &options(dir, threads))
     });
     match result {
-        Ok(report) if threads == 1 => report.files().into_iter().map(|f| (f.name.to_owned(), f.bytes)).collect(),
+        Ok(report) if threads == 1 => {
+            let files = report.files();
+            assert_eq!(files.last(), Some(&report.summary_file()), "summary_file() differs from files()");
+            files.into_iter().map(|f| (f.name.to_owned(), f.bytes)).collect()
+        }
         Ok(report) => {
             let temp = tempfile::tempdir().expect("a temporary folder");
             let out = temp.path().join("out");

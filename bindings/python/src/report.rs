@@ -1,6 +1,7 @@
-//! `Report`: the outcome of a run. The five output files are rendered once, while the run
-//! still has the GIL released, so `write` puts exactly the command line's bytes on disk and
-//! `summary` is `summary.json` itself, as a dict with `decimal.Decimal` amounts.
+//! `Report`: the outcome of a run. `summary.json` is rendered while the run still has the
+//! GIL released, so `summary` is that file itself, as a dict with `decimal.Decimal` amounts.
+//! `write` streams the folder as the command line does, and `files` renders the five files
+//! the first time it is asked (the other outputs are not held in memory until then).
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -17,17 +18,14 @@ use crate::tables::{self, Kind, Table};
 #[pyclass(module = "harmoni", name = "Report", frozen)]
 pub struct Report {
     report: harmoni::Report,
-    files: Vec<OutputFile>,
+    summary: OutputFile,
+    files: OnceLock<Vec<OutputFile>>,
     tables: [OnceLock<RecordBatch>; 4],
 }
 
 impl Report {
-    pub fn new(report: harmoni::Report, files: Vec<OutputFile>) -> Report {
-        Report { report, files, tables: Default::default() }
-    }
-
-    fn file(&self, name: &str) -> &[u8] {
-        self.files.iter().find(|f| f.name == name).map_or(&[], |f| &f.bytes)
+    pub fn new(report: harmoni::Report, summary: OutputFile) -> Report {
+        Report { report, summary, files: OnceLock::new(), tables: Default::default() }
     }
 
     fn table(&self, py: Python<'_>, kind: Kind) -> PyResult<Table> {
@@ -85,7 +83,7 @@ impl Report {
     /// (`allocated`, `settled`, `held`, `remaining`, ...), counts are ints.
     #[getter]
     fn summary<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let value: serde_json::Value = serde_json::from_slice(self.file("summary.json"))
+        let value: serde_json::Value = serde_json::from_slice(&self.summary.bytes)
             .map_err(|e| to_py_err(py, &Error::Internal(format!("summary.json: {e}"))))?;
         let decimal = py.import("decimal")?.getattr("Decimal")?;
         let dict = PyDict::new(py);
@@ -124,8 +122,15 @@ impl Report {
 
     /// The five output files by name, byte for byte as `write` and the command line write them.
     fn files<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let files = match self.files.get() {
+            Some(files) => files,
+            None => {
+                let rendered = py.detach(|| guarded(|| Ok(self.report.files()))).map_err(|e| to_py_err(py, &e))?;
+                self.files.get_or_init(|| rendered)
+            }
+        };
         let dict = PyDict::new(py);
-        for file in &self.files {
+        for file in files {
             dict.set_item(file.name, PyBytes::new(py, &file.bytes))?;
         }
         Ok(dict)
@@ -136,8 +141,8 @@ impl Report {
     /// renamed into place, so it is never half-written.
     #[pyo3(signature = (path, *, replace = false))]
     fn write(&self, py: Python<'_>, path: PathBuf, replace: bool) -> PyResult<()> {
-        let files = &self.files;
-        py.detach(|| guarded(|| harmoni::write_folder(&path, files, replace))).map_err(|e| to_py_err(py, &e))
+        let report = &self.report;
+        py.detach(|| guarded(|| report.write(&path, replace))).map_err(|e| to_py_err(py, &e))
     }
 
     fn __repr__(&self) -> String {

@@ -169,12 +169,12 @@ pub fn reconcile(
             };
             let report = harmoni::reconcile(&rulebook, &inputs, &options)?;
             watch.go_on()?;
-            let files = report.files();
-            Ok((report, files))
+            let summary = report.summary_file();
+            Ok((report, summary))
         })
     });
     match outcome {
-        Ok((report, files)) => Ok(Report::new(report, files)),
+        Ok((report, summary)) => Ok(Report::new(report, summary)),
         Err(error) => Err(match (&error, watch.take_pending()) {
             (Error::Cancelled, Some(pending)) => pending,
             _ => to_py_err(py, &error),
