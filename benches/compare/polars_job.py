@@ -1,29 +1,12 @@
 """Harmoni's reconcile job written the way a data engineer would write it with polars.
 
-The polars side of benches/compare (README.md there), the same job as duckdb_job.py: an
-APPROXIMATION of Harmoni, not a reimplementation of SPEC.md. It reads the CSVs as text, then:
-- drops rows that do not parse: bad or over-precise amounts, bad instants or dates, unknown
-  programs or channels, missing ids, a reversal without original_txn_id (polars pads a
-  row with too few fields with nulls: it is kept if the rest parses);
-- money is pl.Decimal(38, currency_scale), never a float; naive timestamps are in the rulebook's
-  timezone; an allocation is valid from valid_from 00:00 to the day after valid_to there;
-- flags DUPLICATE_TXN and CONFLICTING_TXN (parsed values compared), ATC_REPLAY, NO_ALLOCATION
-  and OUTSIDE_PERIOD (debits joined to allocations by card, program and period), the program
-  checks (channel, mcc, registered merchant, max_debit), and OVERDRAFT: a running sum per
-  (card, program) in time order above the card's total allocation for the program;
-- applies reversals simply: subtracted from an earlier debit of the same card and program by
-  original_txn_id (else ORPHAN_REVERSAL) unless their running total exceeds it
-  (REVERSAL_EXCEEDS);
-- settles per (merchant, program) over clean debits; writes findings.csv, settlement.csv and
-  balances.csv (per card and program) to --out.
-
-Left out: Harmoni's exact balance walk (debits draw from the allocations valid at their
-instant in expiry order, split across them; a reversal gives back what its debit drew). Here
-money left on an expired allocation still counts, reversals count whenever they happen, and
-the running sum includes an overdraft, so later debits of that card and program are flagged
-too. Also left out: review rules (NEAR_DUPLICATE, VELOCITY, BULK_DRAIN, DUPLICATE_BENEFICIARY,
-DUPLICATE_HOUSEHOLD; repeated allocation rows are dropped silently), rejects.csv, summary.json,
-conservation checks, id checks, and the finer points of the timestamp grammar.
+The polars side of benches/compare (README.md there): the same job as duckdb_job.py, whose
+docstring says what it does and what it leaves out. It is an APPROXIMATION of Harmoni, not a
+reimplementation of SPEC.md. Differences from the DuckDB job:
+- money is pl.Decimal(38, currency_scale);
+- polars pads a row with too few fields with nulls: such a row is kept if the rest parses
+  (DuckDB's reader skips it);
+- timestamps are parsed by polars' own formats rather than DuckDB's cast.
 """
 import argparse
 import datetime

@@ -228,16 +228,16 @@ impl Report {
     ///
     /// The files are built in memory; [`write`](Self::write) streams them to disk instead.
     pub fn files(&self) -> Vec<OutputFile> {
-        let mut files: Vec<OutputFile> = CSV_FILES
-            .iter()
-            .map(|&name| {
-                let mut bytes = Vec::with_capacity(self.csv_size_hint(name));
-                // Writing into a Vec cannot fail.
-                let _ = self.render_csv(name, &mut bytes);
-                OutputFile { name, bytes }
-            })
-            .collect();
-        let digests: BTreeMap<&str, String> = files.iter().map(|f| (f.name, sha256_hex(&f.bytes))).collect();
+        let mut files = Vec::with_capacity(CSV_FILES.len() + 1);
+        let digests = self
+            .render_csvs(
+                |name| Ok(Vec::with_capacity(self.csv_size_hint(name))),
+                |name, bytes| {
+                    files.push(OutputFile { name, bytes });
+                    Ok(())
+                },
+            )
+            .expect("rendering into memory cannot fail");
         files.push(OutputFile { name: "summary.json", bytes: self.summary_json(&digests).into_bytes() });
         files
     }
@@ -250,14 +250,10 @@ impl Report {
     /// not grow with the size of the output.
     pub fn write(&self, dir: &Path, replace: bool) -> Result<(), Error> {
         write_folder_with(dir, replace, |temp| {
-            let mut digests = BTreeMap::new();
-            for name in CSV_FILES {
-                let file = std::fs::File::create(temp.join(name))?;
-                let mut out = Hashing { inner: io::BufWriter::with_capacity(1 << 16, file), hasher: Sha256::new() };
-                self.render_csv(name, &mut out)?;
-                out.inner.into_inner().map_err(io::IntoInnerError::into_error)?;
-                digests.insert(name, hex(&out.hasher.finalize()));
-            }
+            let digests = self.render_csvs(
+                |name| Ok(io::BufWriter::with_capacity(1 << 16, std::fs::File::create(temp.join(name))?)),
+                |_, out| out.into_inner().map(drop).map_err(io::IntoInnerError::into_error),
+            )?;
             std::fs::write(temp.join("summary.json"), self.summary_json(&digests))
         })
     }
@@ -265,14 +261,25 @@ impl Report {
     /// `summary.json` alone, byte for byte as [`files`](Self::files) gives it: the other four
     /// files are rendered only to be hashed, never held in memory.
     pub fn summary_file(&self) -> OutputFile {
+        let digests = self.render_csvs(|_| Ok(io::sink()), |_, _| Ok(())).expect("rendering into a sink cannot fail");
+        OutputFile { name: "summary.json", bytes: self.summary_json(&digests).into_bytes() }
+    }
+
+    /// Renders the four CSV files, each into the writer `open` gives for it, then handed to
+    /// `done`; the bytes are hashed on the way. Returns the digests by name, for summary.json.
+    fn render_csvs<W: io::Write>(
+        &self,
+        mut open: impl FnMut(&'static str) -> io::Result<W>,
+        mut done: impl FnMut(&'static str, W) -> io::Result<()>,
+    ) -> io::Result<BTreeMap<&'static str, String>> {
         let mut digests = BTreeMap::new();
         for name in CSV_FILES {
-            let mut out = Hashing { inner: io::sink(), hasher: Sha256::new() };
-            // Writing into a sink cannot fail.
-            let _ = self.render_csv(name, &mut out);
+            let mut out = Hashing { inner: open(name)?, hasher: Sha256::new() };
+            self.render_csv(name, &mut out)?;
             digests.insert(name, hex(&out.hasher.finalize()));
+            done(name, out.inner)?;
         }
-        OutputFile { name: "summary.json", bytes: self.summary_json(&digests).into_bytes() }
+        Ok(digests)
     }
 
     /// Bytes a CSV file will take, roughly: its vector is sized once.
