@@ -6,7 +6,7 @@
 //! group by `valid_from` and keeping, over each prefix, the latest `valid_to` and the latest
 //! of any other owner answers it for every allocation in O(n log n).
 
-use crate::finding::{Found, Rule};
+use crate::finding::{FoundList, Rule};
 use crate::ingest::Allocation;
 use crate::parallel;
 use crate::rulebook::Rulebook;
@@ -14,7 +14,7 @@ use crate::shard;
 use crate::time::Date;
 
 /// Findings of both rules over the kept allocations.
-pub(crate) fn duplicates<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], threads: usize) -> Vec<Found<'a>> {
+pub(crate) fn duplicates<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], threads: usize) -> FoundList<'a> {
     let by_beneficiary = shard::partition(threads, kept.len(), |i| Some(kept[i].beneficiary));
     let by_household = shard::partition(threads, kept.len(), |i| {
         let a = &kept[i];
@@ -26,10 +26,10 @@ pub(crate) fn duplicates<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], threa
         .chain(by_household.into_iter().map(|ids| (Rule::DuplicateHousehold, shard::rows(ids))))
         .collect();
     let found = parallel::map(threads, items, |(rule, ids)| shard_findings(rulebook, kept, rule, ids));
-    found.into_iter().flatten().collect()
+    FoundList::gather(found)
 }
 
-fn shard_findings<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], rule: Rule, mut ids: Vec<u32>) -> Vec<Found<'a>> {
+fn shard_findings<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], rule: Rule, mut ids: Vec<u32>) -> FoundList<'a> {
     // group: who must match; owner: who must differ.
     let parts = |a: &Allocation<'a>| -> (&'a [u8], &'a [u8]) {
         match rule {
@@ -48,7 +48,7 @@ fn shard_findings<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], rule: Rule, 
             b.line,
         ))
     });
-    let mut findings = Vec::new();
+    let mut findings = FoundList::default();
     let same_group = |&x: &u32, &y: &u32| {
         let (a, b) = (&kept[x as usize], &kept[y as usize]);
         parts(a).0 == parts(b).0 && a.program == b.program
@@ -64,17 +64,19 @@ fn shard_findings<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], rule: Rule, 
         for k in overlapping_other_owner(&items) {
             let a = &kept[group[k] as usize];
             let code = rulebook.program(a.program).code();
-            let detail = match rule {
-                Rule::DuplicateBeneficiary => format!(
-                    "beneficiary {} also holds an overlapping {code} allocation on another card",
-                    String::from_utf8_lossy(a.beneficiary)
-                ),
-                _ => format!(
-                    "household {} also receives {code} under another beneficiary in an overlapping period",
-                    String::from_utf8_lossy(a.household)
-                ),
-            };
-            findings.push(Found { rule, txn: b"", card: a.card, program: a.program, line: a.line, detail });
+            if rule == Rule::DuplicateBeneficiary {
+                let beneficiary = String::from_utf8_lossy(a.beneficiary);
+                let detail = format_args!(
+                    "beneficiary {beneficiary} also holds an overlapping {code} allocation on another card"
+                );
+                findings.push(rule, a.into(), detail);
+            } else {
+                let household = String::from_utf8_lossy(a.household);
+                let detail = format_args!(
+                    "household {household} also receives {code} under another beneficiary in an overlapping period"
+                );
+                findings.push(rule, a.into(), detail);
+            }
         }
     }
     findings

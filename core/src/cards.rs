@@ -7,7 +7,7 @@
 //! program; then one pass in event order applies checks, draws, overdrafts and reversals.
 
 use crate::error::{Error, Location};
-use crate::finding::{Found, Rule};
+use crate::finding::{FoundList, Rule};
 use crate::ingest::{Allocation, Debit, FileKind, Kind};
 use crate::limits;
 use crate::money::{Minor, Money, Sum};
@@ -16,6 +16,7 @@ use crate::settle::Settled;
 use crate::shard::{Id, IdMap, Keyed};
 use crate::summary::Tally;
 use crate::time::Instant;
+use std::fmt;
 
 /// Which programs each merchant is registered for (merchants.csv).
 pub(crate) type Registry<'a> = crate::shard::Map<&'a [u8], Vec<ProgramId>>;
@@ -41,7 +42,7 @@ pub(crate) struct Drain<'a> {
 
 /// What one shard of cards yields.
 pub(crate) struct ShardOut<'a> {
-    pub findings: Vec<Found<'a>>,
+    pub findings: FoundList<'a>,
     /// Reversals whose original is not a row of their card: (finding index, original).
     pub orphans: Vec<(usize, &'a [u8])>,
     /// Settled debits and applied reversals of settled debits, for the settlement.
@@ -62,7 +63,7 @@ pub(crate) fn shard<'a>(
     allocation_ids: Vec<Keyed<'a>>,
 ) -> Result<ShardOut<'a>, Error> {
     let mut out = ShardOut {
-        findings: Vec::new(),
+        findings: FoundList::default(),
         orphans: Vec::new(),
         settled: Vec::new(),
         drains: Vec::new(),
@@ -152,20 +153,16 @@ fn keep_first_allocations<'a>(
     all: &[Allocation<'a>],
     sorted: &[u32],
     kept: &mut Vec<Allocation<'a>>,
-    findings: &mut Vec<Found<'a>>,
+    findings: &mut FoundList<'a>,
 ) {
     kept.clear();
     for &i in sorted {
         let row = all[i as usize];
         match kept.last() {
-            Some(last) if last.same_values(&row) => findings.push(Found {
-                rule: Rule::DuplicateAllocation,
-                txn: b"",
-                card: row.card,
-                program: row.program,
-                line: row.line,
-                detail: "identical copy of an earlier allocation row; the first copy is kept".into(),
-            }),
+            Some(last) if last.same_values(&row) => {
+                let detail = format_args!("identical copy of an earlier allocation row; the first copy is kept");
+                findings.push(Rule::DuplicateAllocation, (&row).into(), detail);
+            }
             _ => kept.push(row),
         }
     }
@@ -243,9 +240,8 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         self.close(out)
     }
 
-    fn found(&self, i: usize, rule: Rule, detail: String) -> Found<'a> {
-        let e = self.events[i];
-        Found { rule, txn: e.txn, card: e.card, program: e.program, line: e.line, detail }
+    fn found(&self, out: &mut ShardOut<'a>, i: usize, rule: Rule, detail: fmt::Arguments<'_>) {
+        out.findings.push(rule, self.events[i].into(), detail);
     }
 
     fn merchant(&self, e: &Debit<'a>) -> Id<'a> {
@@ -280,8 +276,8 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         for group in atcs.chunk_by(|x, y| x.0 == y.0).filter(|g| g.len() > 1) {
             for &(atc, i) in group {
                 self.s.held[i] = true;
-                let detail = format!("atc {atc} is used by {} debits of this card", group.len());
-                out.findings.push(self.found(i, Rule::AtcReplay, detail));
+                let debits = group.len();
+                self.found(out, i, Rule::AtcReplay, format_args!("atc {atc} is used by {debits} debits of this card"));
             }
         }
         self.s.atcs = atcs;
@@ -295,38 +291,37 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         let range = self.range(e.program);
         let registry = ctx.registry;
         let held = &mut self.s.held[i];
-        let mut found = |rule: Rule, detail: String| {
+        let mut found = |rule: Rule, detail: fmt::Arguments<'_>| {
             *held = true;
-            out.findings.push(Found { rule, txn: e.txn, card: e.card, program: e.program, line: e.line, detail });
+            out.findings.push(rule, e.into(), detail);
         };
         if range.is_empty() {
-            found(Rule::NoAllocation, format!("the card has no allocation for {code}"));
+            found(Rule::NoAllocation, format_args!("the card has no allocation for {code}"));
         } else if !range.clone().any(|k| valid_at(ctx, &allocations[k], e.instant)) {
             let at = e.instant.in_zone(ctx.rulebook.timezone);
-            found(Rule::OutsidePeriod, format!("no allocation for {code} is valid at {at}"));
+            found(Rule::OutsidePeriod, format_args!("no allocation for {code} is valid at {at}"));
         }
         if let Some(channel) = e.channel.filter(|c| !program.allows_channel(*c)) {
-            found(Rule::ChannelNotAllowed, format!("channel {} is not allowed for {code}", channel.as_str()));
+            let channel = channel.as_str();
+            found(Rule::ChannelNotAllowed, format_args!("channel {channel} is not allowed for {code}"));
         }
         if !program.allows_mcc(e.mcc) {
-            let detail = match e.mcc {
-                Some(mcc) => format!("mcc {mcc:04} is not allowed for {code}"),
-                None => format!("no mcc, and {code} allows only listed mccs"),
-            };
-            found(Rule::MccNotAllowed, detail);
+            match e.mcc {
+                Some(mcc) => found(Rule::MccNotAllowed, format_args!("mcc {mcc:04} is not allowed for {code}")),
+                None => found(Rule::MccNotAllowed, format_args!("no mcc, and {code} allows only listed mccs")),
+            }
         }
         if program.registered_merchants_only() {
             let registered = registry.get(e.merchant).is_some_and(|p| p.binary_search(&e.program).is_ok());
             if !registered {
-                let detail = format!("merchant {} is not registered for {code}", String::from_utf8_lossy(e.merchant));
-                found(Rule::MerchantNotRegistered, detail);
+                let merchant = String::from_utf8_lossy(e.merchant);
+                found(Rule::MerchantNotRegistered, format_args!("merchant {merchant} is not registered for {code}"));
             }
         }
         if let Some(max) = program.max_debit_minor().filter(|max| e.amount > *max) {
             let scale = ctx.rulebook.currency_scale;
-            let detail =
-                format!("amount {} is above max_debit {} of {code}", Money::of(e.amount, scale), Money::of(max, scale));
-            found(Rule::OverLimit, detail);
+            let (amount, max) = (Money::of(e.amount, scale), Money::of(max, scale));
+            found(Rule::OverLimit, format_args!("amount {amount} is above max_debit {max} of {code}"));
         }
     }
 
@@ -361,9 +356,13 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         let available: Minor = valid.clone().map(|k| self.s.remaining[k]).sum();
         if e.amount > available {
             self.s.held[i] = true;
-            let detail =
-                format!("amount {} is above the available balance {}", self.money(e.amount), self.money(available));
-            out.findings.push(self.found(i, Rule::Overdraft, detail));
+            let (amount, available) = (self.money(e.amount), self.money(available));
+            self.found(
+                out,
+                i,
+                Rule::Overdraft,
+                format_args!("amount {amount} is above the available balance {available}"),
+            );
             return;
         }
         self.s.settled[i] = true;
@@ -399,31 +398,30 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         let e = self.events[i];
         let shown = String::from_utf8_lossy(e.original);
         let Some(j) = original else {
-            out.orphans.push((out.findings.len(), e.original));
-            out.findings.push(self.found(i, Rule::OrphanReversal, String::new()));
+            out.orphans.push((out.findings.rows.len(), e.original));
+            // Explained from the whole file once every shard is done (engine.rs).
+            self.found(out, i, Rule::OrphanReversal, format_args!(""));
             return Ok(());
         };
         let o = self.events[j];
-        let orphan = if o.kind == Kind::Reversal {
-            Some(format!("original {shown} is a reversal, not a debit"))
-        } else if o.program != e.program {
-            Some(format!("original {shown} is a debit of program {}", self.code(o.program)))
-        } else if j > i {
-            Some(format!("original {shown} comes later in event order"))
-        } else {
-            None
-        };
-        if let Some(detail) = orphan {
-            out.findings.push(self.found(i, Rule::OrphanReversal, detail));
+        let orphan = Rule::OrphanReversal;
+        if o.kind == Kind::Reversal {
+            self.found(out, i, orphan, format_args!("original {shown} is a reversal, not a debit"));
+            return Ok(());
+        }
+        if o.program != e.program {
+            let code = self.code(o.program);
+            self.found(out, i, orphan, format_args!("original {shown} is a debit of program {code}"));
+            return Ok(());
+        }
+        if j > i {
+            self.found(out, i, orphan, format_args!("original {shown} comes later in event order"));
             return Ok(());
         }
         if e.amount > self.s.left[j] {
-            let detail = format!(
-                "amount {} is above what is left of {shown} ({})",
-                self.money(e.amount),
-                self.money(self.s.left[j])
-            );
-            out.findings.push(self.found(i, Rule::ReversalExceeds, detail));
+            let (amount, left) = (self.money(e.amount), self.money(self.s.left[j]));
+            let detail = format_args!("amount {amount} is above what is left of {shown} ({left})");
+            self.found(out, i, Rule::ReversalExceeds, detail);
             return Ok(());
         }
         self.s.left[j] -= e.amount;
@@ -477,11 +475,9 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         for pair in keyed.windows(2) {
             let ((a0, m0, p), (a1, m1, i)) = (key(pair[0]), key(pair[1]));
             if a0 == a1 && m0 == m1 && self.events[p].instant >= self.events[i].instant.minus_seconds(seconds) {
-                let detail = format!(
-                    "same merchant and amount as {} at most {seconds} s earlier",
-                    String::from_utf8_lossy(self.events[p].txn)
-                );
-                out.findings.push(self.found(i, Rule::NearDuplicate, detail));
+                let earlier = String::from_utf8_lossy(self.events[p].txn);
+                let detail = format_args!("same merchant and amount as {earlier} at most {seconds} s earlier");
+                self.found(out, i, Rule::NearDuplicate, detail);
             }
         }
         self.s.positions = keyed;
@@ -501,11 +497,10 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
             }
             let count = (k - low + 1) as u64;
             if count > rulebook.velocity_max_debits {
-                let detail = format!(
-                    "{count} debits of this card within {} s up to this one, more than {}",
-                    rulebook.velocity_window_seconds, rulebook.velocity_max_debits
-                );
-                out.findings.push(self.found(i, Rule::Velocity, detail));
+                let (window, max) = (rulebook.velocity_window_seconds, rulebook.velocity_max_debits);
+                let detail =
+                    format_args!("{count} debits of this card within {window} s up to this one, more than {max}");
+                self.found(out, i, Rule::Velocity, detail);
             }
         }
         self.s.positions = debits;

@@ -7,13 +7,13 @@
 //! a drain are tried: one pass per terminal with two pointers.
 
 use crate::cards::Drain;
-use crate::finding::{Found, Rule};
+use crate::finding::{FoundList, RowId, Rule};
 use crate::parallel;
 use crate::rulebook::Rulebook;
 use crate::shard;
 
 /// Findings of `BULK_DRAIN` over all drains.
-pub(crate) fn bulk_drain<'a>(rulebook: &Rulebook, drains: &[Drain<'a>], threads: usize) -> Vec<Found<'a>> {
+pub(crate) fn bulk_drain<'a>(rulebook: &Rulebook, drains: &[Drain<'a>], threads: usize) -> FoundList<'a> {
     let shards = shard::partition(threads, drains.len(), |i| Some(drains[i].terminal));
     let found = parallel::map(threads, shards, |ids| {
         let mut ids = shard::rows(ids);
@@ -21,30 +21,22 @@ pub(crate) fn bulk_drain<'a>(rulebook: &Rulebook, drains: &[Drain<'a>], threads:
             let (x, y) = (&drains[a as usize], &drains[b as usize]);
             (x.terminal, x.instant, x.card, x.txn).cmp(&(y.terminal, y.instant, y.card, y.txn))
         });
-        let mut findings = Vec::new();
+        let mut findings = FoundList::default();
         for group in ids.chunk_by(|&a, &b| drains[a as usize].terminal == drains[b as usize].terminal) {
             let at_terminal: Vec<&Drain<'a>> = group.iter().map(|&i| &drains[i as usize]).collect();
             for k in flagged(rulebook, &at_terminal) {
                 let d = at_terminal[k];
-                let detail = format!(
-                    "terminal {} emptied cards of at least {} holders within {} s",
-                    String::from_utf8_lossy(d.terminal),
-                    rulebook.bulk_drain_min_cards,
-                    rulebook.bulk_drain_window_seconds
-                );
-                findings.push(Found {
-                    rule: Rule::BulkDrain,
-                    txn: d.txn,
-                    card: d.card,
-                    program: d.program,
-                    line: d.line,
-                    detail,
-                });
+                let terminal = String::from_utf8_lossy(d.terminal);
+                let (cards, window) = (rulebook.bulk_drain_min_cards, rulebook.bulk_drain_window_seconds);
+                let row = RowId { txn: d.txn, card: d.card, program: d.program, line: d.line };
+                let detail =
+                    format_args!("terminal {terminal} emptied cards of at least {cards} holders within {window} s");
+                findings.push(Rule::BulkDrain, row, detail);
             }
         }
         findings
     });
-    found.into_iter().flatten().collect()
+    FoundList::gather(found)
 }
 
 /// Indices of the drains (of one terminal, by instant) that lie in a busy window.

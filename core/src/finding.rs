@@ -2,6 +2,10 @@
 
 use std::fmt;
 
+use crate::ingest::{Allocation, Debit};
+use crate::rows;
+use crate::rulebook::ProgramId;
+
 /// What a finding does to the row it names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Action {
@@ -176,24 +180,58 @@ impl fmt::Display for Rule {
     }
 }
 
-/// One finding: a rule, the row it names, and a detail for a person.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Finding {
+/// Every finding of a run, in SPEC order (`findings.csv`).
+///
+/// A hostile file can make several findings per row of a few dozen bytes, so they are kept
+/// packed: 40 bytes each plus their texts, and the ids of a row's several findings once.
+/// Iterate it (or [`get`](Self::get) one) to see each as a [`Finding`].
+///
+/// ```
+/// # use harmoni::{reconcile, Action, Inputs, Options, Rulebook, Source};
+/// # let rulebook = Rulebook::from_json("rulebook.json", br#"{"programs": [{"code": "BPNTD"}]}"#)?;
+/// let inputs = Inputs {
+///     allocations: Source::from_bytes("allocations.csv",
+///         "card_id,beneficiary_id,program,valid_from,valid_to,amount\n"),
+///     debits: Source::from_bytes("debits.csv",
+///         "txn_id,card_id,program,amount,timestamp,merchant_id,terminal_id,channel\n\
+///          T1,C1,BPNTD,1000,2022-08-06T10:15:00Z,M1,EDC1,pos\n"),
+///     merchants: None,
+/// };
+/// let report = reconcile(&rulebook, &inputs, &Options::default())?;
+/// let finding = report.findings.get(0).expect("one finding");
+/// assert_eq!((finding.rule.as_str(), finding.txn_id, finding.line), ("NO_ALLOCATION", "T1", 2));
+/// assert_eq!(finding.action(), Action::Hold);
+/// assert_eq!(finding.detail, "the card has no allocation for BPNTD");
+/// # Ok::<(), harmoni::Error>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct Findings {
+    rows: Vec<Row>,
+    /// Each row's ids (`txn_id` then `card_id`, shared by a row's findings) and detail.
+    text: String,
+    /// Program codes by [`ProgramId`].
+    programs: Vec<Box<str>>,
+}
+
+/// One finding, as `findings.csv` shows it: a rule, the row it names, and a detail for a
+/// person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Finding<'a> {
     /// The rule.
     pub rule: Rule,
     /// The row's `txn_id` (empty for an allocation).
-    pub txn_id: String,
+    pub txn_id: &'a str,
     /// The row's `card_id`.
-    pub card_id: String,
+    pub card_id: &'a str,
     /// The row's program code.
-    pub program: String,
+    pub program: &'a str,
     /// The row's line in its file.
     pub line: u64,
     /// Free text for a person.
-    pub detail: String,
+    pub detail: &'a str,
 }
 
-impl Finding {
+impl Finding<'_> {
     /// What the finding does (`hold`, `review`, `drop`).
     pub fn action(&self) -> Action {
         self.rule.action()
@@ -206,19 +244,204 @@ impl Finding {
 
     /// SPEC order of findings.csv: (subject, card_id, program, txn_id, rule, line).
     pub(crate) fn sort_key(&self) -> (Subject, &str, &str, &str, &'static str, u64) {
-        (self.subject(), &self.card_id, &self.program, &self.txn_id, self.rule.as_str(), self.line)
+        (self.subject(), self.card_id, self.program, self.txn_id, self.rule.as_str(), self.line)
     }
 }
 
-/// A finding inside the engine, borrowing its ids from the input.
-#[derive(Clone, Debug)]
+/// A finding in 40 bytes: offsets into [`Findings::text`].
+#[derive(Clone, Copy, Debug)]
+struct Row {
+    line: u64,
+    /// Where the row's `txn_id`, then its `card_id`, start.
+    ids: usize,
+    detail: usize,
+    txn_len: u32,
+    card_len: u32,
+    detail_len: u32,
+    program: ProgramId,
+    rule: Rule,
+}
+
+const _: () = assert!(std::mem::size_of::<Row>() == 40);
+
+impl Findings {
+    /// The findings of `list`, in the order of `order` (indices into it, SPEC order), for a
+    /// rulebook whose program codes are `programs` (by id). The details stay in the list's
+    /// text; the ids of a row's several findings are added to it once.
+    pub(crate) fn new(
+        list: FoundList<'_>,
+        order: impl ExactSizeIterator<Item = usize>,
+        programs: Vec<Box<str>>,
+    ) -> Findings {
+        let FoundList { rows: found, text } = list;
+        let mut findings = Findings { rows: Vec::with_capacity(order.len()), text, programs };
+        for i in order {
+            findings.push(&found[i]);
+        }
+        findings
+    }
+
+    /// Findings in all.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The `index`-th finding, in SPEC order.
+    pub fn get(&self, index: usize) -> Option<Finding<'_>> {
+        self.rows.get(index).map(|row| self.view(row))
+    }
+
+    /// Every finding, in SPEC order.
+    pub fn iter(&self) -> FindingIter<'_> {
+        rows::Iter::new(self)
+    }
+
+    /// Adds `found` (of the list this was made from) after the findings so far. Its ids are
+    /// stored again only if they differ from the previous finding's.
+    fn push(&mut self, found: &Found<'_>) {
+        // Ids are at most `limits::ID_BYTES_MAX` bytes.
+        let len = |n: usize| u32::try_from(n).expect("a finding's texts are short");
+        let shared = self.rows.last().filter(|&row| {
+            let (txn, card) = self.ids(row);
+            txn.as_bytes() == found.txn && card.as_bytes() == found.card
+        });
+        let (ids, txn_len, card_len) = match shared {
+            Some(row) => (row.ids, row.txn_len, row.card_len),
+            None => {
+                // Ids are checked ASCII when parsed; anything else is shown lossily.
+                let ids = self.text.len();
+                self.text.push_str(&String::from_utf8_lossy(found.txn));
+                let card = self.text.len();
+                self.text.push_str(&String::from_utf8_lossy(found.card));
+                (ids, len(card - ids), len(self.text.len() - card))
+            }
+        };
+        self.rows.push(Row {
+            line: found.line,
+            ids,
+            detail: found.detail,
+            txn_len,
+            card_len,
+            detail_len: found.detail_len,
+            program: found.program,
+            rule: found.rule,
+        });
+    }
+
+    fn ids(&self, row: &Row) -> (&str, &str) {
+        let card = row.ids + row.txn_len as usize;
+        (&self.text[row.ids..card], &self.text[card..card + row.card_len as usize])
+    }
+
+    fn view(&self, row: &Row) -> Finding<'_> {
+        let (txn_id, card_id) = self.ids(row);
+        Finding {
+            rule: row.rule,
+            txn_id,
+            card_id,
+            program: &self.programs[usize::from(row.program)],
+            line: row.line,
+            detail: &self.text[row.detail..row.detail + row.detail_len as usize],
+        }
+    }
+}
+
+/// The rows of [`Findings`], in SPEC order.
+pub type FindingIter<'a> = rows::Iter<'a, Findings>;
+
+rows::table!(Findings, Finding);
+
+/// A finding inside the engine: its ids borrowed from the input, its detail a span of the
+/// text of the [`FoundList`] that holds it.
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct Found<'a> {
     pub rule: Rule,
     pub txn: &'a [u8],
     pub card: &'a [u8],
-    pub program: crate::rulebook::ProgramId,
+    pub program: ProgramId,
     pub line: u64,
-    pub detail: String,
+    detail: usize,
+    detail_len: u32,
+}
+
+/// The row a finding names: its ids, program and line.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RowId<'a> {
+    pub txn: &'a [u8],
+    pub card: &'a [u8],
+    pub program: ProgramId,
+    pub line: u64,
+}
+
+impl<'a> From<&Debit<'a>> for RowId<'a> {
+    fn from(row: &Debit<'a>) -> RowId<'a> {
+        RowId { txn: row.txn, card: row.card, program: row.program, line: row.line }
+    }
+}
+
+impl<'a> From<&Allocation<'a>> for RowId<'a> {
+    fn from(row: &Allocation<'a>) -> RowId<'a> {
+        RowId { txn: b"", card: row.card, program: row.program, line: row.line }
+    }
+}
+
+/// Findings being collected (by a stage, a shard, or the whole run), with every detail
+/// written into one text: a hostile file can raise millions, and a `String` each would
+/// cost an allocation and its 24-byte header on top of the text.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct FoundList<'a> {
+    pub rows: Vec<Found<'a>>,
+    text: String,
+}
+
+impl<'a> FoundList<'a> {
+    /// Adds a finding of `rule` on `row`.
+    pub(crate) fn push(&mut self, rule: Rule, row: RowId<'a>, detail: fmt::Arguments<'_>) {
+        let (detail, detail_len) = self.write(detail);
+        let RowId { txn, card, program, line } = row;
+        self.rows.push(Found { rule, txn, card, program, line, detail, detail_len });
+    }
+
+    /// Replaces the detail of the `k`-th finding.
+    pub(crate) fn set_detail(&mut self, k: usize, detail: fmt::Arguments<'_>) {
+        (self.rows[k].detail, self.rows[k].detail_len) = self.write(detail);
+    }
+
+    fn write(&mut self, detail: fmt::Arguments<'_>) -> (usize, u32) {
+        use fmt::Write as _;
+        let start = self.text.len();
+        // Writing to a `String` cannot fail.
+        let _ = self.text.write_fmt(detail);
+        // A detail quotes at most two ids and a few numbers.
+        (start, u32::try_from(self.text.len() - start).expect("a detail is short"))
+    }
+
+    /// Moves `other`'s findings after this one's.
+    pub(crate) fn append(&mut self, other: FoundList<'a>) {
+        let base = self.text.len();
+        self.text.push_str(&other.text);
+        self.rows.extend(other.rows.into_iter().map(|f| Found { detail: f.detail + base, ..f }));
+    }
+
+    /// The lists as one, grown from the largest in place: a hostile file's findings are most
+    /// of a run's memory, and copying them into a new list would hold them twice.
+    pub(crate) fn gather(mut lists: Vec<FoundList<'a>>) -> FoundList<'a> {
+        let Some(largest) = (0..lists.len()).max_by_key(|&i| lists[i].rows.len()) else {
+            return FoundList::default();
+        };
+        let mut all = lists.swap_remove(largest);
+        all.rows.reserve_exact(lists.iter().map(|l| l.rows.len()).sum());
+        all.text.reserve_exact(lists.iter().map(|l| l.text.len()).sum());
+        for list in lists {
+            all.append(list);
+        }
+        all
+    }
 }
 
 #[cfg(test)]
@@ -233,5 +456,48 @@ mod tests {
         assert_eq!(Rule::from_code("overdraft"), None);
         assert!(Subject::Allocation.as_str() < Subject::Debit.as_str());
         assert!(Subject::Allocation < Subject::Debit);
+    }
+
+    fn row<'a>(txn: &'a str, card: &'a str, line: u64) -> RowId<'a> {
+        RowId { txn: txn.as_bytes(), card: card.as_bytes(), program: 1, line }
+    }
+
+    #[test]
+    fn lists_keep_details_through_append_gather_and_a_late_detail() {
+        let mut shard = FoundList::default();
+        shard.push(Rule::Overdraft, row("T1", "C1", 2), format_args!("amount {} is above {}", 5, 4));
+        shard.push(Rule::OrphanReversal, row("R1", "C1", 3), format_args!(""));
+        let mut other = FoundList::default();
+        other.push(Rule::Velocity, row("T9", "C2", 9), format_args!("{} debits", 7));
+        let mut list = FoundList::gather(vec![other, FoundList::default(), shard]);
+        list.set_detail(1, format_args!("original {} {}", "D0", "is not in debits.csv"));
+        let findings = Findings::new(list, [2, 0, 1].into_iter(), vec!["A".into(), "BPNTD".into()]);
+        let shown: Vec<_> =
+            findings.iter().map(|f| (f.rule, f.txn_id, f.card_id, f.program, f.line, f.detail)).collect();
+        assert_eq!(
+            shown,
+            [
+                (Rule::Velocity, "T9", "C2", "BPNTD", 9, "7 debits"),
+                (Rule::Overdraft, "T1", "C1", "BPNTD", 2, "amount 5 is above 4"),
+                (Rule::OrphanReversal, "R1", "C1", "BPNTD", 3, "original D0 is not in debits.csv"),
+            ]
+        );
+        assert_eq!(findings.iter().next_back(), findings.get(2));
+        assert_eq!(findings.get(3), None);
+    }
+
+    #[test]
+    fn a_rows_several_findings_store_its_ids_once() {
+        let mut list = FoundList::default();
+        for rule in [Rule::NoAllocation, Rule::ChannelNotAllowed, Rule::OverLimit] {
+            list.push(rule, row("T1", "C1", 2), format_args!("x"));
+        }
+        list.push(Rule::NoAllocation, row("T2", "C1", 3), format_args!("x"));
+        let findings = Findings::new(list, 0..4, vec!["A".into(), "B".into()]);
+        assert_eq!(findings.rows[0].ids, findings.rows[2].ids);
+        assert_ne!(findings.rows[2].ids, findings.rows[3].ids);
+        // Four details of one byte, and "T1C1" and "T2C1" once each.
+        assert_eq!(findings.text.len(), 4 + 8);
+        assert_eq!(findings.get(3).map(|f| (f.txn_id, f.card_id)), Some(("T2", "C1")));
     }
 }

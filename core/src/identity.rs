@@ -5,7 +5,7 @@
 //! `DUPLICATE_TXN` copies; when any two differ, every row is `CONFLICTING_TXN`, held, and
 //! takes no further part. (Identical allocations are found with the cards, in `cards`.)
 
-use crate::finding::{Found, Rule};
+use crate::finding::{FoundList, Rule};
 use crate::ingest::{Debit, Kind};
 use crate::money::Sum;
 use crate::parallel;
@@ -27,7 +27,7 @@ pub(crate) enum Status {
 pub(crate) struct Identity<'a> {
     /// Per row.
     pub status: Vec<Status>,
-    pub findings: Vec<Found<'a>>,
+    pub findings: FoundList<'a>,
     /// Per program: debits left after dropping copies, and the conflicting (held) ones.
     pub tallies: Vec<Tally>,
 }
@@ -51,7 +51,7 @@ pub(crate) fn debits<'a>(rows: &[Debit<'a>], programs: usize, threads: usize) ->
         drop(first);
         repeats.sort_unstable();
         let mut decided: Vec<(u32, Status)> = Vec::new();
-        let mut findings = Vec::new();
+        let mut findings = FoundList::default();
         for chunk in repeats.chunk_by(|a, b| a.0 == b.0) {
             let group: Vec<u32> = std::iter::once(chunk[0].0).chain(chunk.iter().map(|r| r.1)).collect();
             let group = &group[..];
@@ -61,34 +61,31 @@ pub(crate) fn debits<'a>(rows: &[Debit<'a>], programs: usize, threads: usize) ->
                 for &i in &group[1..] {
                     decided.push((i, Status::Duplicate));
                     let row = &rows[i as usize];
-                    findings.push(found(
-                        row,
-                        Rule::DuplicateTxn,
-                        "identical copy of an earlier row; the first copy is kept".into(),
-                    ));
+                    let detail = format_args!("identical copy of an earlier row; the first copy is kept");
+                    findings.push(Rule::DuplicateTxn, row.into(), detail);
                 }
             } else {
                 for &i in group {
                     decided.push((i, Status::Conflicting));
                     let row = &rows[i as usize];
-                    let detail = format!("{} rows share this txn_id with different values; none is used", group.len());
-                    findings.push(found(row, Rule::ConflictingTxn, detail));
+                    let detail =
+                        format_args!("{} rows share this txn_id with different values; none is used", group.len());
+                    findings.push(Rule::ConflictingTxn, row.into(), detail);
                 }
             }
         }
         (decided, findings)
     });
-    let mut identity = Identity {
-        status: vec![Status::Kept; rows.len()],
-        findings: Vec::new(),
-        tallies: vec![Tally::default(); programs],
-    };
-    for (decided, findings) in worked {
-        for (i, status) in decided {
-            identity.status[i as usize] = status;
+    let mut status = vec![Status::Kept; rows.len()];
+    let mut findings = Vec::with_capacity(worked.len());
+    for (decided, found) in worked {
+        for (i, s) in decided {
+            status[i as usize] = s;
         }
-        identity.findings.extend(findings);
+        findings.push(found);
     }
+    let mut identity =
+        Identity { status, findings: FoundList::gather(findings), tallies: vec![Tally::default(); programs] };
     identity.tallies = tally(rows, &identity.status, programs, threads);
     identity
 }
@@ -129,20 +126,17 @@ fn count_debit(tallies: &mut [Tally], row: &Debit<'_>, conflicting: bool) {
     }
 }
 
-fn found<'a>(row: &Debit<'a>, rule: Rule, detail: String) -> Found<'a> {
-    Found { rule, txn: row.txn, card: row.card, program: row.program, line: row.line, detail }
-}
-
 impl Identity<'_> {
     /// For each orphan reversal `(original, card)` whose original is not a row of its card:
-    /// why the original cannot be reversed there, seen from the whole file. Orphans are few:
-    /// one sequential scan of the rows (in parallel slices) finds the first row of each.
+    /// why the original cannot be reversed there, seen from the whole file (the end of a
+    /// sentence that starts with the original's id). Orphans are few: one sequential scan of
+    /// the rows (in parallel slices) finds the first row of each.
     pub(crate) fn explain_orphans(
         &self,
         rows: &[Debit<'_>],
         queries: &[(&[u8], &[u8])],
         threads: usize,
-    ) -> Vec<String> {
+    ) -> Vec<&'static str> {
         if queries.is_empty() {
             return Vec::new();
         }
@@ -167,22 +161,21 @@ impl Identity<'_> {
                 *at = (*at).min(i);
             }
         }
-        queries.iter().map(|&(txn, card)| self.why_not(rows, txn, card, first[txn])).collect()
+        queries.iter().map(|&(txn, card)| self.why_not(rows, card, first[txn])).collect()
     }
 
-    fn why_not(&self, rows: &[Debit<'_>], txn: &[u8], card: &[u8], first: u32) -> String {
-        let shown = String::from_utf8_lossy(txn);
+    fn why_not(&self, rows: &[Debit<'_>], card: &[u8], first: u32) -> &'static str {
         let Some(row) = rows.get(first as usize) else {
-            return format!("original {shown} is not in debits.csv");
+            return "is not in debits.csv";
         };
         if self.status[first as usize] == Status::Conflicting {
-            format!("original {shown} is in conflict")
+            "is in conflict"
         } else if row.kind == Kind::Reversal {
-            format!("original {shown} is a reversal, not a debit")
+            "is a reversal, not a debit"
         } else if row.card != card {
-            format!("original {shown} is a debit of another card")
+            "is a debit of another card"
         } else {
-            format!("original {shown} cannot be reversed here")
+            "cannot be reversed here"
         }
     }
 }

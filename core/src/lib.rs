@@ -36,7 +36,7 @@
 //! };
 //! let report = reconcile(&rulebook, &inputs, &Options::default())?;
 //! assert_eq!(report.summary.totals.settled.to_string(), "150000.00");
-//! assert_eq!(report.findings[0].rule.as_str(), "OVERDRAFT");
+//! assert_eq!(report.findings.get(0).map(|f| f.rule.as_str()), Some("OVERDRAFT"));
 //! assert_eq!(report.settlement[0].merchant_id, "M1");
 //! # Ok::<(), harmoni::Error>(())
 //! ```
@@ -57,6 +57,7 @@ mod money;
 mod parallel;
 mod rejects;
 mod report;
+mod rows;
 mod rulebook;
 mod settle;
 mod shard;
@@ -67,9 +68,9 @@ mod time;
 
 pub use engine::{reconcile, Inputs, Observer, Options, Source, Stage};
 pub use error::{Error, Location, Result};
-pub use finding::{Action, Finding, Rule, Subject};
+pub use finding::{Action, Finding, FindingIter, Findings, Rule, Subject};
 pub use money::{Money, Ratio};
-pub use rejects::{Iter as RejectIter, Reject, Rejects};
+pub use rejects::{Reject, RejectIter, Rejects};
 pub use report::{
     sha256_hex, write_folder, Balance, InputSummary, OutputFile, ProgramSummary, Report, Settlement, Summary,
 };

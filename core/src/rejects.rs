@@ -7,9 +7,9 @@
 //! about 150 bytes more with its allocation and map entry.
 
 use std::collections::HashMap;
-use std::fmt;
 
 use crate::ingest::FileKind;
+use crate::rows;
 
 /// Every rejected row of a run, sorted by file and line (SPEC order).
 ///
@@ -80,8 +80,8 @@ impl Rejects {
     }
 
     /// Every rejected row, in SPEC order.
-    pub fn iter(&self) -> Iter<'_> {
-        Iter { rejects: self, rows: self.rows.iter() }
+    pub fn iter(&self) -> RejectIter<'_> {
+        rows::Iter::new(self)
     }
 
     /// Rows rejected in one file.
@@ -108,55 +108,10 @@ impl Rejects {
     }
 }
 
-impl PartialEq for Rejects {
-    fn eq(&self, other: &Rejects) -> bool {
-        self.iter().eq(other.iter())
-    }
-}
-
-impl Eq for Rejects {}
-
-impl fmt::Debug for Rejects {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_list().entries(self.iter()).finish()
-    }
-}
-
 /// The rows of [`Rejects`], in SPEC order.
-#[derive(Clone, Debug)]
-pub struct Iter<'a> {
-    rejects: &'a Rejects,
-    rows: std::slice::Iter<'a, Row>,
-}
+pub type RejectIter<'a> = rows::Iter<'a, Rejects>;
 
-impl<'a> Iterator for Iter<'a> {
-    type Item = Reject<'a>;
-
-    fn next(&mut self) -> Option<Reject<'a>> {
-        self.rows.next().map(|row| self.rejects.view(row))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.rows.size_hint()
-    }
-}
-
-impl DoubleEndedIterator for Iter<'_> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.rows.next_back().map(|row| self.rejects.view(row))
-    }
-}
-
-impl ExactSizeIterator for Iter<'_> {}
-
-impl<'a> IntoIterator for &'a Rejects {
-    type Item = Reject<'a>;
-    type IntoIter = Iter<'a>;
-
-    fn into_iter(self) -> Iter<'a> {
-        self.iter()
-    }
-}
+rows::table!(Rejects, Reject);
 
 /// Rejected rows being collected (one chunk of a file, or the whole run): reasons are
 /// interned as they come, so a million rows failing the same way keep one text.

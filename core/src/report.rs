@@ -14,7 +14,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::error::Error;
-use crate::finding::Finding;
+use crate::finding::Findings;
 use crate::money::Money;
 use crate::rejects::Rejects;
 use crate::time::Date;
@@ -25,7 +25,7 @@ pub struct Report {
     /// Totals per program, input and output digests.
     pub summary: Summary,
     /// Every finding, in SPEC order.
-    pub findings: Vec<Finding>,
+    pub findings: Findings,
     /// Net settlement per (merchant, program), in SPEC order.
     pub settlement: Vec<Settlement>,
     /// Every kept allocation with what is left of it, in SPEC order.
@@ -310,7 +310,7 @@ impl Report {
             line.clear();
             let _ = write!(line, "{}", f.line);
             let (rule, action, subject) = (f.rule.as_str(), f.action().as_str(), f.subject().as_str());
-            out.row(&[rule, action, subject, &f.txn_id, &f.card_id, &f.program, &line, &f.detail])?;
+            out.row(&[rule, action, subject, f.txn_id, f.card_id, f.program, &line, f.detail])?;
         }
         Ok(())
     }

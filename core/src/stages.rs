@@ -13,7 +13,7 @@
 use crate::cards::Registry;
 use crate::engine::{self, Ingested, Inputs};
 use crate::error::Error;
-use crate::finding::Found;
+use crate::finding::FoundList;
 use crate::ingest::{self, AllocationSpec, DebitSpec, MerchantSpec};
 use crate::report::Report;
 use crate::rulebook::Rulebook;
@@ -121,7 +121,7 @@ pub struct Walked<'a>(engine::Walked<'a>);
 impl<'a> Walked<'a> {
     /// Adds the findings of a later stage, as a run does before the report.
     pub fn add(&mut self, findings: Findings<'a>) {
-        self.0.found.extend(findings.0);
+        self.0.found.append(findings.0);
     }
 
     /// Settled debits that took most of their balance: the rows bulk drain looks at.
@@ -136,7 +136,7 @@ impl<'a> Walked<'a> {
 }
 
 /// Findings of one stage (opaque).
-pub struct Findings<'a>(Vec<Found<'a>>);
+pub struct Findings<'a>(FoundList<'a>);
 
 impl<'a> Parsed<'a> {
     /// Parses all three files (reject mode) and builds the registry, as a run does.

@@ -913,9 +913,9 @@ fn engine_findings(report: &Report) -> Vec<FindingRow> {
         .iter()
         .map(|f| FindingRow {
             subject: f.subject().as_str().to_owned(),
-            card_id: f.card_id.clone(),
-            program: f.program.clone(),
-            txn_id: f.txn_id.clone(),
+            card_id: f.card_id.to_owned(),
+            program: f.program.to_owned(),
+            txn_id: f.txn_id.to_owned(),
             rule: f.rule.as_str().to_owned(),
             line: f.line,
             action: f.action().as_str().to_owned(),
@@ -1035,7 +1035,7 @@ fn sha256(bytes: &[u8]) -> String {
 fn check_files(case: &Case, run: &Run, report: &Report, expected: &RefReport) -> Result<(), TestCaseError> {
     let files: BTreeMap<String, Vec<u8>> = files(report).into_iter().collect();
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let details: Vec<String> = report.findings.iter().map(|f| f.detail.clone()).collect();
+    let details: Vec<String> = report.findings.iter().map(|f| f.detail.to_owned()).collect();
     prop_assert_eq!(text(&files["findings.csv"]), text(&expected.findings_csv(&details)), "findings.csv");
     prop_assert_eq!(text(&files["settlement.csv"]), text(&expected.settlement_csv()), "settlement.csv");
     prop_assert_eq!(text(&files["balances.csv"]), text(&expected.balances_csv()), "balances.csv");

@@ -621,9 +621,9 @@ pub fn check_against_reference(report: &Report, expected: &Expected) {
         .iter()
         .map(|f| reference::FindingRow {
             subject: f.subject().as_str().to_owned(),
-            card_id: f.card_id.clone(),
-            program: f.program.clone(),
-            txn_id: f.txn_id.clone(),
+            card_id: f.card_id.to_owned(),
+            program: f.program.to_owned(),
+            txn_id: f.txn_id.to_owned(),
             rule: f.rule.as_str().to_owned(),
             line: f.line,
             action: f.action().as_str().to_owned(),

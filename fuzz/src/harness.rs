@@ -443,10 +443,9 @@ fn check_rows(inputs: &Inputs, report: &Report) {
 }
 
 fn check_order(report: &Report) {
-    let finding_key = |f: &harmoni::Finding| {
-        (f.subject(), f.card_id.clone(), f.program.clone(), f.txn_id.clone(), f.rule.as_str(), f.line)
-    };
-    assert!(report.findings.windows(2).all(|w| finding_key(&w[0]) <= finding_key(&w[1])), "findings out of order");
+    let findings =
+        || report.findings.iter().map(|f| (f.subject(), f.card_id, f.program, f.txn_id, f.rule.as_str(), f.line));
+    assert!(findings().zip(findings().skip(1)).all(|(x, y)| x <= y), "findings out of order");
     let settlement_key = |s: &harmoni::Settlement| (s.merchant_id.clone(), s.program.clone());
     assert!(
         report.settlement.windows(2).all(|w| settlement_key(&w[0]) < settlement_key(&w[1])),

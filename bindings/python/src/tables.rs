@@ -93,11 +93,11 @@ pub fn build(report: &Report, kind: Kind) -> Result<RecordBatch, ArrowError> {
                 ("rule", text(f.iter().map(|f| f.rule.as_str()))),
                 ("action", text(f.iter().map(|f| f.action().as_str()))),
                 ("subject", text(f.iter().map(|f| f.subject().as_str()))),
-                ("txn_id", text(f.iter().map(|f| f.txn_id.as_str()))),
-                ("card_id", text(f.iter().map(|f| f.card_id.as_str()))),
-                ("program", text(f.iter().map(|f| f.program.as_str()))),
+                ("txn_id", text(f.iter().map(|f| f.txn_id))),
+                ("card_id", text(f.iter().map(|f| f.card_id))),
+                ("program", text(f.iter().map(|f| f.program))),
                 ("line", count(f.iter().map(|f| f.line))),
-                ("detail", text(f.iter().map(|f| f.detail.as_str()))),
+                ("detail", text(f.iter().map(|f| f.detail))),
             ])
         }
         Kind::Settlement => {

@@ -316,17 +316,17 @@ struct FindingJs<'a> {
     detail: &'a str,
 }
 
-impl<'a> From<&'a Finding> for FindingJs<'a> {
-    fn from(f: &'a Finding) -> Self {
+impl<'a> From<Finding<'a>> for FindingJs<'a> {
+    fn from(f: Finding<'a>) -> Self {
         FindingJs {
             rule: f.rule.as_str(),
             action: f.action().as_str(),
             subject: f.subject().as_str(),
-            txn_id: &f.txn_id,
-            card_id: &f.card_id,
-            program: &f.program,
+            txn_id: f.txn_id,
+            card_id: f.card_id,
+            program: f.program,
             line: f.line,
-            detail: &f.detail,
+            detail: f.detail,
         }
     }
 }

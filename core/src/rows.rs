@@ -1,0 +1,112 @@
+//! Iterating a compact table ([`Findings`](crate::Findings), [`Rejects`](crate::Rejects)) as
+//! views of its rows.
+//!
+//! Such a table keeps its rows packed (a few fixed-size fields and offsets into shared text)
+//! because a hostile file can make millions of them; a view borrows the text back out.
+
+use std::iter::FusedIterator;
+use std::ops::Range;
+
+/// A table whose rows are read as views. Public only so that [`Iter`] can name it: it lives
+/// in a private module, so no other crate can implement it.
+pub trait Table {
+    /// The view of one row.
+    type Row<'a>
+    where
+        Self: 'a;
+
+    /// How many rows.
+    fn len(&self) -> usize;
+
+    /// The view of row `index` (less than [`len`](Self::len)).
+    fn row(&self, index: usize) -> Self::Row<'_>;
+}
+
+/// The rows of a table, in order, as views.
+#[derive(Debug)]
+pub struct Iter<'a, T> {
+    table: &'a T,
+    range: Range<usize>,
+}
+
+impl<'a, T: Table> Iter<'a, T> {
+    pub(crate) fn new(table: &'a T) -> Iter<'a, T> {
+        Iter { table, range: 0..table.len() }
+    }
+}
+
+impl<T> Clone for Iter<'_, T> {
+    fn clone(&self) -> Self {
+        Iter { table: self.table, range: self.range.clone() }
+    }
+}
+
+impl<'a, T: Table> Iterator for Iter<'a, T> {
+    type Item = T::Row<'a>;
+
+    fn next(&mut self) -> Option<T::Row<'a>> {
+        self.range.next().map(|i| self.table.row(i))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.range.size_hint()
+    }
+
+    fn nth(&mut self, n: usize) -> Option<T::Row<'a>> {
+        self.range.nth(n).map(|i| self.table.row(i))
+    }
+}
+
+impl<T: Table> DoubleEndedIterator for Iter<'_, T> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.range.next_back().map(|i| self.table.row(i))
+    }
+}
+
+impl<T: Table> ExactSizeIterator for Iter<'_, T> {}
+
+impl<T: Table> FusedIterator for Iter<'_, T> {}
+
+/// What every packed table has, for a table `$table` whose `view(&self, &Row) -> $item<'_>`
+/// shows a row of its `rows`: [`Table`], iteration by reference, and equality and `Debug` by
+/// its views.
+macro_rules! table {
+    ($table:ident, $item:ident) => {
+        impl $crate::rows::Table for $table {
+            type Row<'a> = $item<'a>;
+
+            fn len(&self) -> usize {
+                self.rows.len()
+            }
+
+            fn row(&self, index: usize) -> $item<'_> {
+                self.view(&self.rows[index])
+            }
+        }
+
+        impl<'a> IntoIterator for &'a $table {
+            type Item = $item<'a>;
+            type IntoIter = $crate::rows::Iter<'a, $table>;
+
+            fn into_iter(self) -> Self::IntoIter {
+                $crate::rows::Iter::new(self)
+            }
+        }
+
+        impl PartialEq for $table {
+            fn eq(&self, other: &$table) -> bool {
+                self.into_iter().eq(other)
+            }
+        }
+
+        impl Eq for $table {}
+
+        impl std::fmt::Debug for $table {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_list().entries(self).finish()
+            }
+        }
+    };
+}
+
+pub(crate) use table;
