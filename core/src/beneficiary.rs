@@ -14,7 +14,7 @@ use crate::shard;
 use crate::time::Date;
 
 /// Findings of both rules over the kept allocations.
-pub(crate) fn duplicates<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], threads: usize) -> FoundList<'a> {
+pub(crate) fn duplicates<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], threads: usize) -> FoundList {
     let by_beneficiary = shard::partition(threads, kept.len(), |i| Some(kept[i].beneficiary));
     let by_household = shard::partition(threads, kept.len(), |i| {
         let a = &kept[i];
@@ -29,7 +29,7 @@ pub(crate) fn duplicates<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], threa
     FoundList::gather(found)
 }
 
-fn shard_findings<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], rule: Rule, mut ids: Vec<u32>) -> FoundList<'a> {
+fn shard_findings<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], rule: Rule, mut ids: Vec<u32>) -> FoundList {
     // group: who must match; owner: who must differ.
     let parts = |a: &Allocation<'a>| -> (&'a [u8], &'a [u8]) {
         match rule {

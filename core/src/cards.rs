@@ -42,9 +42,9 @@ pub(crate) struct Drain<'a> {
 
 /// What one shard of cards yields.
 pub(crate) struct ShardOut<'a> {
-    pub findings: FoundList<'a>,
-    /// Reversals whose original is not a row of their card: (finding index, original).
-    pub orphans: Vec<(usize, &'a [u8])>,
+    pub findings: FoundList,
+    /// Reversals whose original is not a row of their card: (finding index, original, card).
+    pub orphans: Vec<(usize, &'a [u8], &'a [u8])>,
     /// Settled debits and applied reversals of settled debits, for the settlement.
     pub settled: Vec<Settled<'a>>,
     pub drains: Vec<Drain<'a>>,
@@ -153,7 +153,7 @@ fn keep_first_allocations<'a>(
     all: &[Allocation<'a>],
     sorted: &[u32],
     kept: &mut Vec<Allocation<'a>>,
-    findings: &mut FoundList<'a>,
+    findings: &mut FoundList,
 ) {
     kept.clear();
     for &i in sorted {
@@ -398,7 +398,7 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         let e = self.events[i];
         let shown = String::from_utf8_lossy(e.original);
         let Some(j) = original else {
-            out.orphans.push((out.findings.rows.len(), e.original));
+            out.orphans.push((out.findings.rows.len(), e.original, e.card));
             // Explained from the whole file once every shard is done (engine.rs).
             self.found(out, i, Rule::OrphanReversal, format_args!(""));
             return Ok(());

@@ -13,7 +13,7 @@ use crate::rulebook::Rulebook;
 use crate::shard;
 
 /// Findings of `BULK_DRAIN` over all drains.
-pub(crate) fn bulk_drain<'a>(rulebook: &Rulebook, drains: &[Drain<'a>], threads: usize) -> FoundList<'a> {
+pub(crate) fn bulk_drain<'a>(rulebook: &Rulebook, drains: &[Drain<'a>], threads: usize) -> FoundList {
     let shards = shard::partition(threads, drains.len(), |i| Some(drains[i].terminal));
     let found = parallel::map(threads, shards, |ids| {
         let mut ids = shard::rows(ids);

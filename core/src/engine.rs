@@ -193,7 +193,7 @@ pub(crate) struct Ingested<'a> {
 /// What the card stage produced, merged over shards.
 #[derive(Clone)]
 pub(crate) struct Walked<'a> {
-    pub(crate) found: FoundList<'a>,
+    pub(crate) found: FoundList,
     tallies: Vec<summary::Tally>,
     pub(crate) drains: Vec<Drain<'a>>,
     /// Kept allocations with what is left of them.
@@ -282,7 +282,7 @@ pub(crate) fn walk_cards<'a>(
     rulebook: &Rulebook,
     registry: &Registry<'a>,
     ingested: &Ingested<'a>,
-    identity: identity::Identity<'a>,
+    identity: identity::Identity,
     threads: usize,
 ) -> Result<Walked<'a>, Error> {
     let (debits, allocations) = (&ingested.debits.rows, &ingested.allocations.rows);
@@ -296,11 +296,9 @@ pub(crate) fn walk_cards<'a>(
     });
     let mut outs = outs.into_iter().collect::<Result<Vec<_>, Error>>()?;
     let orphans: Vec<(usize, usize)> =
-        outs.iter().enumerate().flat_map(|(s, out)| out.orphans.iter().map(move |&(k, _)| (s, k))).collect();
-    let queries: Vec<(&[u8], &[u8])> = outs
-        .iter()
-        .flat_map(|out| out.orphans.iter().map(|&(k, original)| (original, out.findings.rows[k].card)))
-        .collect();
+        outs.iter().enumerate().flat_map(|(s, out)| out.orphans.iter().map(move |&(k, ..)| (s, k))).collect();
+    let queries: Vec<(&[u8], &[u8])> =
+        outs.iter().flat_map(|out| out.orphans.iter().map(|&(_, original, card)| (original, card))).collect();
     let whys = identity.explain_orphans(debits, &queries, threads);
     for (((s, k), (original, _)), why) in orphans.into_iter().zip(&queries).zip(whys) {
         let original = String::from_utf8_lossy(original);
@@ -367,7 +365,7 @@ pub(crate) fn assemble(rulebook: &Rulebook, ingested: Ingested<'_>, walked: Walk
 }
 
 /// Findings per program and rule code (only codes that fired).
-fn finding_counts(rulebook: &Rulebook, found: &[Found<'_>]) -> Vec<BTreeMap<String, u64>> {
+fn finding_counts(rulebook: &Rulebook, found: &[Found]) -> Vec<BTreeMap<String, u64>> {
     let mut counts = vec![[0u64; Rule::ALL.len()]; rulebook.programs.len()];
     for f in found {
         counts[usize::from(f.program)][f.rule as usize] += 1;
@@ -425,7 +423,7 @@ fn input_summaries(ingested: &Ingested<'_>) -> Vec<InputSummary> {
 /// code, line), packed. The sort moves 16 bytes per finding (a key mostly decided by the
 /// subject and the card's first bytes) and the details stay where they were written: a
 /// hostile file's findings are most of a run's memory, and must not be held twice.
-fn findings_in_order(list: FoundList<'_>, programs: Vec<Box<str>>) -> Findings {
+fn findings_in_order(list: FoundList, programs: Vec<Box<str>>) -> Findings {
     let mut rank = [0u8; Rule::ALL.len()];
     let mut by_name = Rule::ALL;
     by_name.sort_by_key(|r| r.as_str());
@@ -433,16 +431,20 @@ fn findings_in_order(list: FoundList<'_>, programs: Vec<Box<str>>) -> Findings {
         rank[*r as usize] = i as u8;
     }
     // The subject, then the first 63 bits of the card: ordered as (subject, card_id) is.
-    let key = |f: &Found<'_>| u64::from(f.rule.subject() == Subject::Debit) << 63 | (prefix(f.card) >> 65) as u64;
-    let found = &list.rows;
-    let mut order: Vec<(u64, usize)> = found.iter().enumerate().map(|(i, f)| (key(f), i)).collect();
+    let key = |f: &Found| {
+        let card = list.ids(f).1.as_bytes();
+        u64::from(f.rule.subject() == Subject::Debit) << 63 | (prefix(card) >> 65) as u64
+    };
+    let mut order: Vec<(u64, usize)> = list.rows.iter().enumerate().map(|(i, f)| (key(f), i)).collect();
     order.sort_unstable();
     // Then each run of one card (thousands of findings, for a hostile file) on the rest.
     for run in order.chunk_by_mut(|x, y| x.0 == y.0).filter(|run| run.len() > 1) {
         run.sort_by_cached_key(|&(_, i)| {
-            let f = &found[i];
-            (f.card, f.program, prefix(f.txn), f.txn, rank[f.rule as usize], f.line)
+            let f = &list.rows[i];
+            let (txn, card) = list.ids(f);
+            (card, f.program, prefix(txn.as_bytes()), txn, rank[f.rule as usize], f.line)
         });
     }
-    Findings::new(list, order.into_iter().map(|(_, i)| i), programs)
+    let order = order.into_iter().map(|(_, i)| i).collect();
+    Findings::new(list, order, programs)
 }

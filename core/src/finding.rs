@@ -183,7 +183,8 @@ impl fmt::Display for Rule {
 /// Every finding of a run, in SPEC order (`findings.csv`).
 ///
 /// A hostile file can make several findings per row of a few dozen bytes, so they are kept
-/// packed: 40 bytes each plus their texts, and the ids of a row's several findings once.
+/// packed, from when a stage raises them to the report: 40 bytes each plus their texts (a
+/// detail, and the row's ids, stored once for the findings a row raises together).
 /// Iterate it (or [`get`](Self::get) one) to see each as a [`Finding`].
 ///
 /// ```
@@ -206,8 +207,7 @@ impl fmt::Display for Rule {
 /// ```
 #[derive(Clone, Default)]
 pub struct Findings {
-    rows: Vec<Row>,
-    /// Each row's ids (`txn_id` then `card_id`, shared by a row's findings) and detail.
+    rows: Vec<Found>,
     text: String,
     /// Program codes by [`ProgramId`].
     programs: Vec<Box<str>>,
@@ -248,37 +248,14 @@ impl Finding<'_> {
     }
 }
 
-/// A finding in 40 bytes: offsets into [`Findings::text`].
-#[derive(Clone, Copy, Debug)]
-struct Row {
-    line: u64,
-    /// Where the row's `txn_id`, then its `card_id`, start.
-    ids: usize,
-    detail: usize,
-    txn_len: u32,
-    card_len: u32,
-    detail_len: u32,
-    program: ProgramId,
-    rule: Rule,
-}
-
-const _: () = assert!(std::mem::size_of::<Row>() == 40);
-
 impl Findings {
-    /// The findings of `list`, in the order of `order` (indices into it, SPEC order), for a
-    /// rulebook whose program codes are `programs` (by id). The details stay in the list's
-    /// text; the ids of a row's several findings are added to it once.
-    pub(crate) fn new(
-        list: FoundList<'_>,
-        order: impl ExactSizeIterator<Item = usize>,
-        programs: Vec<Box<str>>,
-    ) -> Findings {
-        let FoundList { rows: found, text } = list;
-        let mut findings = Findings { rows: Vec::with_capacity(order.len()), text, programs };
-        for i in order {
-            findings.push(&found[i]);
-        }
-        findings
+    /// The findings of `list` in the order of `order` (a permutation of its indices: the
+    /// `j`-th finding is `order[j]` of the list), rearranged in place, for a rulebook whose
+    /// program codes are `programs` (by id).
+    pub(crate) fn new(list: FoundList, order: Vec<usize>, programs: Vec<Box<str>>) -> Findings {
+        let FoundList { mut rows, text } = list;
+        permute(&mut rows, order);
+        Findings { rows, text, programs }
     }
 
     /// Findings in all.
@@ -301,52 +278,15 @@ impl Findings {
         rows::Iter::new(self)
     }
 
-    /// Adds `found` (of the list this was made from) after the findings so far. Its ids are
-    /// stored again only if they differ from the previous finding's.
-    fn push(&mut self, found: &Found<'_>) {
-        // Ids are at most `limits::ID_BYTES_MAX` bytes.
-        let len = |n: usize| u32::try_from(n).expect("a finding's texts are short");
-        let shared = self.rows.last().filter(|&row| {
-            let (txn, card) = self.ids(row);
-            txn.as_bytes() == found.txn && card.as_bytes() == found.card
-        });
-        let (ids, txn_len, card_len) = match shared {
-            Some(row) => (row.ids, row.txn_len, row.card_len),
-            None => {
-                // Ids are checked ASCII when parsed; anything else is shown lossily.
-                let ids = self.text.len();
-                self.text.push_str(&String::from_utf8_lossy(found.txn));
-                let card = self.text.len();
-                self.text.push_str(&String::from_utf8_lossy(found.card));
-                (ids, len(card - ids), len(self.text.len() - card))
-            }
-        };
-        self.rows.push(Row {
-            line: found.line,
-            ids,
-            detail: found.detail,
-            txn_len,
-            card_len,
-            detail_len: found.detail_len,
-            program: found.program,
-            rule: found.rule,
-        });
-    }
-
-    fn ids(&self, row: &Row) -> (&str, &str) {
-        let card = row.ids + row.txn_len as usize;
-        (&self.text[row.ids..card], &self.text[card..card + row.card_len as usize])
-    }
-
-    fn view(&self, row: &Row) -> Finding<'_> {
-        let (txn_id, card_id) = self.ids(row);
+    fn view(&self, found: &Found) -> Finding<'_> {
+        let (txn_id, card_id) = found.ids(&self.text);
         Finding {
-            rule: row.rule,
+            rule: found.rule,
             txn_id,
             card_id,
-            program: &self.programs[usize::from(row.program)],
-            line: row.line,
-            detail: &self.text[row.detail..row.detail + row.detail_len as usize],
+            program: &self.programs[usize::from(found.program)],
+            line: found.line,
+            detail: found.detail(&self.text),
         }
     }
 }
@@ -356,17 +296,55 @@ pub type FindingIter<'a> = rows::Iter<'a, Findings>;
 
 rows::table!(Findings, Finding);
 
-/// A finding inside the engine: its ids borrowed from the input, its detail a span of the
-/// text of the [`FoundList`] that holds it.
+/// Rearranges `items` so that the `j`-th is the `order[j]`-th of before, in place (following
+/// each cycle of the permutation), so that the items are never held twice.
+fn permute<T: Copy>(items: &mut [T], mut order: Vec<usize>) {
+    const DONE: usize = usize::MAX;
+    for start in 0..items.len() {
+        if order[start] == DONE {
+            continue;
+        }
+        let first = items[start];
+        let mut to = start;
+        loop {
+            let from = std::mem::replace(&mut order[to], DONE);
+            if from == start {
+                items[to] = first;
+                break;
+            }
+            items[to] = items[from];
+            to = from;
+        }
+    }
+}
+
+/// A finding in 40 bytes: its rule, program and line, and where its ids and detail are in
+/// the text of the [`FoundList`] or [`Findings`] that holds it.
 #[derive(Clone, Copy, Debug)]
-pub(crate) struct Found<'a> {
-    pub rule: Rule,
-    pub txn: &'a [u8],
-    pub card: &'a [u8],
-    pub program: ProgramId,
+pub(crate) struct Found {
     pub line: u64,
+    /// Where the row's `txn_id`, then its `card_id`, start.
+    ids: usize,
     detail: usize,
+    txn_len: u32,
+    card_len: u32,
     detail_len: u32,
+    pub program: ProgramId,
+    pub rule: Rule,
+}
+
+const _: () = assert!(std::mem::size_of::<Found>() == 40);
+
+impl Found {
+    /// `(txn_id, card_id)` in `text`.
+    fn ids<'t>(&self, text: &'t str) -> (&'t str, &'t str) {
+        let card = self.ids + self.txn_len as usize;
+        (&text[self.ids..card], &text[card..card + self.card_len as usize])
+    }
+
+    fn detail<'t>(&self, text: &'t str) -> &'t str {
+        &text[self.detail..self.detail + self.detail_len as usize]
+    }
 }
 
 /// The row a finding names: its ids, program and line.
@@ -390,21 +368,38 @@ impl<'a> From<&Allocation<'a>> for RowId<'a> {
     }
 }
 
-/// Findings being collected (by a stage, a shard, or the whole run), with every detail
-/// written into one text: a hostile file can raise millions, and a `String` each would
-/// cost an allocation and its 24-byte header on top of the text.
+/// Findings being collected (by a stage, a shard, or the whole run), packed as the report
+/// keeps them: ids and details written into one text, not a `String` each.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct FoundList<'a> {
-    pub rows: Vec<Found<'a>>,
+pub(crate) struct FoundList {
+    pub rows: Vec<Found>,
     text: String,
 }
 
-impl<'a> FoundList<'a> {
-    /// Adds a finding of `rule` on `row`.
-    pub(crate) fn push(&mut self, rule: Rule, row: RowId<'a>, detail: fmt::Arguments<'_>) {
+impl FoundList {
+    /// Adds a finding of `rule` on `row`. The row's ids are written again only if they differ
+    /// from the previous finding's (a row's findings are mostly raised together).
+    pub(crate) fn push(&mut self, rule: Rule, row: RowId<'_>, detail: fmt::Arguments<'_>) {
+        // Ids are at most `limits::ID_BYTES_MAX` bytes.
+        let len = |n: usize| u32::try_from(n).expect("an id is short");
+        let shared = self.rows.last().filter(|last| {
+            let (txn, card) = last.ids(&self.text);
+            txn.as_bytes() == row.txn && card.as_bytes() == row.card
+        });
+        let (ids, txn_len, card_len) = match shared {
+            Some(last) => (last.ids, last.txn_len, last.card_len),
+            None => {
+                // Ids are checked ASCII when parsed; anything else is shown lossily.
+                let ids = self.text.len();
+                self.text.push_str(&String::from_utf8_lossy(row.txn));
+                let card = self.text.len();
+                self.text.push_str(&String::from_utf8_lossy(row.card));
+                (ids, len(card - ids), len(self.text.len() - card))
+            }
+        };
         let (detail, detail_len) = self.write(detail);
-        let RowId { txn, card, program, line } = row;
-        self.rows.push(Found { rule, txn, card, program, line, detail, detail_len });
+        let RowId { program, line, .. } = row;
+        self.rows.push(Found { line, ids, detail, txn_len, card_len, detail_len, program, rule });
     }
 
     /// Replaces the detail of the `k`-th finding.
@@ -421,16 +416,21 @@ impl<'a> FoundList<'a> {
         (start, u32::try_from(self.text.len() - start).expect("a detail is short"))
     }
 
+    /// `(txn_id, card_id)` of `found`, one of this list's findings.
+    pub(crate) fn ids(&self, found: &Found) -> (&str, &str) {
+        found.ids(&self.text)
+    }
+
     /// Moves `other`'s findings after this one's.
-    pub(crate) fn append(&mut self, other: FoundList<'a>) {
+    pub(crate) fn append(&mut self, other: FoundList) {
         let base = self.text.len();
         self.text.push_str(&other.text);
-        self.rows.extend(other.rows.into_iter().map(|f| Found { detail: f.detail + base, ..f }));
+        self.rows.extend(other.rows.into_iter().map(|f| Found { ids: f.ids + base, detail: f.detail + base, ..f }));
     }
 
     /// The lists as one, grown from the largest in place: a hostile file's findings are most
     /// of a run's memory, and copying them into a new list would hold them twice.
-    pub(crate) fn gather(mut lists: Vec<FoundList<'a>>) -> FoundList<'a> {
+    pub(crate) fn gather(mut lists: Vec<FoundList>) -> FoundList {
         let Some(largest) = (0..lists.len()).max_by_key(|&i| lists[i].rows.len()) else {
             return FoundList::default();
         };
@@ -471,7 +471,7 @@ mod tests {
         other.push(Rule::Velocity, row("T9", "C2", 9), format_args!("{} debits", 7));
         let mut list = FoundList::gather(vec![other, FoundList::default(), shard]);
         list.set_detail(1, format_args!("original {} {}", "D0", "is not in debits.csv"));
-        let findings = Findings::new(list, [2, 0, 1].into_iter(), vec!["A".into(), "BPNTD".into()]);
+        let findings = Findings::new(list, vec![2, 0, 1], vec!["A".into(), "BPNTD".into()]);
         let shown: Vec<_> =
             findings.iter().map(|f| (f.rule, f.txn_id, f.card_id, f.program, f.line, f.detail)).collect();
         assert_eq!(
@@ -487,13 +487,40 @@ mod tests {
     }
 
     #[test]
+    fn permute_in_place_matches_a_copy_for_every_order_of_five() {
+        fn orders(n: usize) -> Vec<Vec<usize>> {
+            if n == 0 {
+                return vec![Vec::new()];
+            }
+            let mut all = Vec::new();
+            for shorter in orders(n - 1) {
+                for at in 0..n {
+                    let mut order = shorter.clone();
+                    order.insert(at, n - 1);
+                    all.push(order);
+                }
+            }
+            all
+        }
+        let all = orders(5);
+        assert_eq!(all.len(), 120);
+        for order in all {
+            let items = ['a', 'b', 'c', 'd', 'e'];
+            let copied: Vec<char> = order.iter().map(|&i| items[i]).collect();
+            let mut permuted = items;
+            permute(&mut permuted, order.clone());
+            assert_eq!(permuted[..], copied[..], "{order:?}");
+        }
+    }
+
+    #[test]
     fn a_rows_several_findings_store_its_ids_once() {
         let mut list = FoundList::default();
         for rule in [Rule::NoAllocation, Rule::ChannelNotAllowed, Rule::OverLimit] {
             list.push(rule, row("T1", "C1", 2), format_args!("x"));
         }
         list.push(Rule::NoAllocation, row("T2", "C1", 3), format_args!("x"));
-        let findings = Findings::new(list, 0..4, vec!["A".into(), "B".into()]);
+        let findings = Findings::new(list, (0..4).collect(), vec!["A".into(), "B".into()]);
         assert_eq!(findings.rows[0].ids, findings.rows[2].ids);
         assert_ne!(findings.rows[2].ids, findings.rows[3].ids);
         // Four details of one byte, and "T1C1" and "T2C1" once each.

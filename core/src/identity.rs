@@ -24,16 +24,16 @@ pub(crate) enum Status {
 }
 
 /// The outcome of rule 1 over debits.csv.
-pub(crate) struct Identity<'a> {
+pub(crate) struct Identity {
     /// Per row.
     pub status: Vec<Status>,
-    pub findings: FoundList<'a>,
+    pub findings: FoundList,
     /// Per program: debits left after dropping copies, and the conflicting (held) ones.
     pub tallies: Vec<Tally>,
 }
 
 /// Applies rule 1 to all rows of debits.csv.
-pub(crate) fn debits<'a>(rows: &[Debit<'a>], programs: usize, threads: usize) -> Identity<'a> {
+pub(crate) fn debits<'a>(rows: &[Debit<'a>], programs: usize, threads: usize) -> Identity {
     let shards = shard::partition(threads, rows.len(), |i| Some(rows[i].txn));
     let worked = parallel::map(threads, shards, |ids| {
         // Most ids are unique: a map from each id (hashed once, when sharding) to its first
@@ -126,7 +126,7 @@ fn count_debit(tallies: &mut [Tally], row: &Debit<'_>, conflicting: bool) {
     }
 }
 
-impl Identity<'_> {
+impl Identity {
     /// For each orphan reversal `(original, card)` whose original is not a row of its card:
     /// why the original cannot be reversed there, seen from the whole file (the end of a
     /// sentence that starts with the original's id). Orphans are few: one sequential scan of

@@ -112,7 +112,7 @@ pub struct Parsed<'a> {
 }
 
 /// The outcome of identity (rule 1), the input of the card stage (opaque).
-pub struct Identity<'a>(identity::Identity<'a>);
+pub struct Identity(identity::Identity);
 
 /// What the card stage produced, merged over shards (opaque).
 #[derive(Clone)]
@@ -120,7 +120,7 @@ pub struct Walked<'a>(engine::Walked<'a>);
 
 impl<'a> Walked<'a> {
     /// Adds the findings of a later stage, as a run does before the report.
-    pub fn add(&mut self, findings: Findings<'a>) {
+    pub fn add(&mut self, findings: Findings) {
         self.0.found.append(findings.0);
     }
 
@@ -136,7 +136,7 @@ impl<'a> Walked<'a> {
 }
 
 /// Findings of one stage (opaque).
-pub struct Findings<'a>(FoundList<'a>);
+pub struct Findings(FoundList);
 
 impl<'a> Parsed<'a> {
     /// Parses all three files (reject mode) and builds the registry, as a run does.
@@ -162,24 +162,24 @@ impl<'a> Parsed<'a> {
     }
 
     /// Identity (rule 1) over the parsed debits.
-    pub fn identity(&self, threads: usize) -> Identity<'a> {
+    pub fn identity(&self, threads: usize) -> Identity {
         Identity(identity::debits(&self.ingested.debits.rows, self.rulebook.programs.len(), threads))
     }
 
     /// The card stage (checks, balance walk and review rules, fused per card), sharding
     /// and merging included.
-    pub fn cards(&self, identity: Identity<'a>, threads: usize) -> Result<Walked<'a>, Error> {
+    pub fn cards(&self, identity: Identity, threads: usize) -> Result<Walked<'a>, Error> {
         engine::walk_cards(self.rulebook, &self.registry, &self.ingested, identity.0, threads).map(Walked)
     }
 
     /// `BULK_DRAIN` over the drains the card stage found.
-    pub fn bulk_drain(&self, walked: &Walked<'a>, threads: usize) -> Findings<'a> {
+    pub fn bulk_drain(&self, walked: &Walked<'a>, threads: usize) -> Findings {
         Findings(drain::bulk_drain(self.rulebook, &walked.0.drains, threads))
     }
 
     /// The beneficiary rules over the kept allocations (taking them from the walk, as a run
     /// does, is part of the stage).
-    pub fn beneficiaries(&self, walked: &Walked<'a>, threads: usize) -> Findings<'a> {
+    pub fn beneficiaries(&self, walked: &Walked<'a>, threads: usize) -> Findings {
         let kept: Vec<ingest::Allocation<'a>> = walked.0.balances.iter().map(|(a, _)| *a).collect();
         Findings(beneficiary::duplicates(self.rulebook, &kept, threads))
     }

@@ -1263,12 +1263,11 @@ fn probe(name: &str, threads: usize) -> (u64, u64, u64, String) {
 ///
 /// Measured on the 2-core machine (release, 2026-11-23): huge-field, wide-rows and
 /// quoted-no-line-ends 0.24 to 0.37 x; wide-header 1.1 to 2.5 x of 100 KB (refused at once);
-/// million-duplicates 5.0 to 5.3 x (71 MB in, 104 MB of findings.csv out, 1.1 s);
-/// million-distinct 13 to 14.5 x (73 MB in, 4 million findings and 403 MB of output out, 3.2
-/// to 3.9 s); short-debits 22 to 27 x (47 MB in, 5 million findings and 498 MB of output out,
-/// 3.6 to 4.3 s). The last three bounds are regression guards: memory there follows the
-/// number of findings (about 200 bytes each while the report is built; README "Memory and
-/// limits").
+/// million-duplicates 4.8 to 5.2 x (71 MB in, 104 MB of findings.csv out, 1.1 s);
+/// million-distinct 10 to 14 x (73 MB in, 4 million findings and 403 MB of output out, 3.6
+/// to 5.7 s); short-debits 18 to 24 x (47 MB in, 5 million findings and 498 MB of output out,
+/// 4.0 to 5.9 s). The last three bounds are regression guards: memory there follows the
+/// number of findings (40 bytes each plus their texts; README "Memory and limits").
 #[test]
 #[ignore = "measures: spawns child processes with inputs up to 100 MB; .ci/test runs it in release"]
 fn memory_stays_within_a_small_multiple_of_the_input() {
@@ -1278,8 +1277,8 @@ fn memory_stays_within_a_small_multiple_of_the_input() {
         ("wide-header", 1.5),
         ("quoted-no-line-ends", 0.5),
         ("million-duplicates", 8.0),
-        ("million-distinct", 20.0),
-        ("short-debits", 32.0),
+        ("million-distinct", 18.0),
+        ("short-debits", 30.0),
     ];
     let mut over = Vec::new();
     for &(name, bound) in cases {
