@@ -333,7 +333,8 @@ pub(crate) struct Found {
     pub rule: Rule,
 }
 
-const _: () = assert!(std::mem::size_of::<Found>() == 40);
+// 32 on wasm32, where offsets are 4 bytes.
+const _: () = assert!(std::mem::size_of::<Found>() <= 40);
 
 impl Found {
     /// `(txn_id, card_id)` in `text`.
