@@ -40,7 +40,7 @@ pub(crate) struct Drain<'a> {
     pub instant: Instant,
 }
 
-/// What one shard of cards yields.
+/// What a batch of shards of cards yields.
 pub(crate) struct ShardOut<'a> {
     pub findings: FoundList,
     /// Reversals whose original is not a row of their card: (finding index, original, card).
@@ -53,7 +53,21 @@ pub(crate) struct ShardOut<'a> {
     pub tallies: Vec<Tally>,
 }
 
-/// Works one shard: `debit_ids` are the in-play rows of debits.csv of its cards,
+impl ShardOut<'_> {
+    /// Nothing yet, for `programs` programs.
+    pub(crate) fn new(programs: usize) -> Self {
+        ShardOut {
+            findings: FoundList::default(),
+            orphans: Vec::new(),
+            settled: Vec::new(),
+            drains: Vec::new(),
+            balances: Vec::new(),
+            tallies: vec![Tally::default(); programs],
+        }
+    }
+}
+
+/// Works one shard into `out`: `debit_ids` are the in-play rows of debits.csv of its cards,
 /// `allocation_ids` all their parsed allocations, each with its card's hashed id.
 pub(crate) fn shard<'a>(
     ctx: &Ctx<'_, 'a>,
@@ -61,15 +75,8 @@ pub(crate) fn shard<'a>(
     debit_ids: Vec<Keyed<'a>>,
     allocations: &[Allocation<'a>],
     allocation_ids: Vec<Keyed<'a>>,
-) -> Result<ShardOut<'a>, Error> {
-    let mut out = ShardOut {
-        findings: FoundList::default(),
-        orphans: Vec::new(),
-        settled: Vec::new(),
-        drains: Vec::new(),
-        balances: Vec::new(),
-        tallies: vec![Tally::default(); ctx.rulebook.programs.len()],
-    };
+    out: &mut ShardOut<'a>,
+) -> Result<(), Error> {
     // Cards are worked in any order (every output is sorted later); what matters is that each
     // card's rows are together, then in event order and draw order.
     let mut cards: IdMap<u32> = crate::shard::id_map(allocation_ids.len() / 2 + debit_ids.len() / 8);
@@ -115,9 +122,9 @@ pub(crate) fn shard<'a>(
                 ),
             });
         }
-        Card::new(ctx, &events, &kept, &mut scratch).run(&mut out)?;
+        Card::new(ctx, &events, &kept, &mut scratch).run(out)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Rows grouped by their card number (a counting sort): the rows of card `c` are

@@ -290,9 +290,17 @@ pub(crate) fn walk_cards<'a>(
         shard::partition(threads, debits.len(), |i| (identity.status[i] == Status::Kept).then_some(debits[i].card));
     let allocation_shards = shard::partition(threads, allocations.len(), |i| Some(allocations[i].card));
     let ctx = Ctx { rulebook, registry, ids: shard::hasher() };
-    let items: Vec<_> = debit_shards.into_iter().zip(allocation_shards).collect();
-    let outs = parallel::map(threads, items, |(debit_ids, allocation_ids)| {
-        cards::shard(&ctx, debits, debit_ids, allocations, allocation_ids)
+    let shards: Vec<_> = debit_shards.into_iter().zip(allocation_shards).collect();
+    // A few batches of shards per thread, each worked into one output: a hostile file's
+    // findings then sit in a few large lists that `FoundList::gather` moves, rather than in
+    // 256 small ones it would copy, whose freed memory the allocator keeps.
+    let batches = parallel::batches(shards, threads * 4);
+    let outs = parallel::map(threads, batches, |batch| {
+        let mut out = cards::ShardOut::new(rulebook.programs.len());
+        for (debit_ids, allocation_ids) in batch {
+            cards::shard(&ctx, debits, debit_ids, allocations, allocation_ids, &mut out)?;
+        }
+        Ok(out)
     });
     let mut outs = outs.into_iter().collect::<Result<Vec<_>, Error>>()?;
     let orphans: Vec<(usize, usize)> =

@@ -35,44 +35,13 @@ pub(crate) struct Identity {
 /// Applies rule 1 to all rows of debits.csv.
 pub(crate) fn debits<'a>(rows: &[Debit<'a>], programs: usize, threads: usize) -> Identity {
     let shards = shard::partition(threads, rows.len(), |i| Some(rows[i].txn));
-    let worked = parallel::map(threads, shards, |ids| {
-        // Most ids are unique: a map from each id (hashed once, when sharding) to its first
-        // row finds the repeats without sorting and without reading other rows.
-        let mut first: shard::IdMap<u32> = shard::id_map(ids.len());
-        let mut repeats: Vec<(u32, u32)> = Vec::new();
-        for keyed in &ids {
-            match first.entry(keyed.id) {
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(keyed.row);
-                }
-                std::collections::hash_map::Entry::Occupied(o) => repeats.push((*o.get(), keyed.row)),
-            }
-        }
-        drop(first);
-        repeats.sort_unstable();
+    // A few batches of shards per thread, each with one list of findings (see `walk_cards`).
+    let batches = parallel::batches(shards, threads * 4);
+    let worked = parallel::map(threads, batches, |batch| {
         let mut decided: Vec<(u32, Status)> = Vec::new();
         let mut findings = FoundList::default();
-        for chunk in repeats.chunk_by(|a, b| a.0 == b.0) {
-            let group: Vec<u32> = std::iter::once(chunk[0].0).chain(chunk.iter().map(|r| r.1)).collect();
-            let group = &group[..];
-            let first = &rows[group[0] as usize];
-            let identical = group.iter().all(|&i| rows[i as usize].same_values(first));
-            if identical {
-                for &i in &group[1..] {
-                    decided.push((i, Status::Duplicate));
-                    let row = &rows[i as usize];
-                    let detail = format_args!("identical copy of an earlier row; the first copy is kept");
-                    findings.push(Rule::DuplicateTxn, row.into(), detail);
-                }
-            } else {
-                for &i in group {
-                    decided.push((i, Status::Conflicting));
-                    let row = &rows[i as usize];
-                    let detail =
-                        format_args!("{} rows share this txn_id with different values; none is used", group.len());
-                    findings.push(Rule::ConflictingTxn, row.into(), detail);
-                }
-            }
+        for ids in batch {
+            decide(rows, ids, &mut decided, &mut findings);
         }
         (decided, findings)
     });
@@ -88,6 +57,51 @@ pub(crate) fn debits<'a>(rows: &[Debit<'a>], programs: usize, threads: usize) ->
         Identity { status, findings: FoundList::gather(findings), tallies: vec![Tally::default(); programs] };
     identity.tallies = tally(rows, &identity.status, programs, threads);
     identity
+}
+
+/// Rule 1 on the rows `ids` of one shard of `txn_id`s: what is decided of the repeated ones,
+/// and their findings.
+fn decide<'a>(
+    rows: &[Debit<'a>],
+    ids: Vec<shard::Keyed<'a>>,
+    decided: &mut Vec<(u32, Status)>,
+    findings: &mut FoundList,
+) {
+    // Most ids are unique: a map from each id (hashed once, when sharding) to its first
+    // row finds the repeats without sorting and without reading other rows.
+    let mut first: shard::IdMap<u32> = shard::id_map(ids.len());
+    let mut repeats: Vec<(u32, u32)> = Vec::new();
+    for keyed in &ids {
+        match first.entry(keyed.id) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(keyed.row);
+            }
+            std::collections::hash_map::Entry::Occupied(o) => repeats.push((*o.get(), keyed.row)),
+        }
+    }
+    drop(first);
+    repeats.sort_unstable();
+    for chunk in repeats.chunk_by(|a, b| a.0 == b.0) {
+        let group: Vec<u32> = std::iter::once(chunk[0].0).chain(chunk.iter().map(|r| r.1)).collect();
+        let group = &group[..];
+        let first = &rows[group[0] as usize];
+        let identical = group.iter().all(|&i| rows[i as usize].same_values(first));
+        if identical {
+            for &i in &group[1..] {
+                decided.push((i, Status::Duplicate));
+                let row = &rows[i as usize];
+                let detail = format_args!("identical copy of an earlier row; the first copy is kept");
+                findings.push(Rule::DuplicateTxn, row.into(), detail);
+            }
+        } else {
+            for &i in group {
+                decided.push((i, Status::Conflicting));
+                let row = &rows[i as usize];
+                let detail = format_args!("{} rows share this txn_id with different values; none is used", group.len());
+                findings.push(Rule::ConflictingTxn, row.into(), detail);
+            }
+        }
+    }
 }
 
 /// Per program: the debits left after dropping copies, and the conflicting (held) ones. One

@@ -7,8 +7,8 @@
 //! Not a constant here: JSON nesting in the rulebook is bounded by `serde_json`'s own limit
 //! (128 levels, well above the rulebook's 4) and every value has a fixed type, so deeper
 //! input is an error, never a deep recursion. Memory as a whole is described in the README
-//! ("Memory and limits"): the input, plus 16 bytes per rejected row (about 170 when its
-//! reason quotes its own value), plus 40 bytes per finding and its texts.
+//! ("Memory and limits"): the input, plus 16 bytes per rejected row (16 more and its text
+//! when its reason quotes its own value), plus 40 bytes per finding and its texts.
 
 /// Bytes in an id (`card_id`, `txn_id`, ...), from SPEC: 1 to 64 printable ASCII bytes.
 pub const ID_BYTES_MAX: usize = 64;

@@ -26,6 +26,20 @@ pub(crate) fn slices(count: usize, threads: usize) -> Vec<(usize, usize)> {
     (0..count).step_by(slice).map(|s| (s, (s + slice).min(count))).collect()
 }
 
+/// `items` cut into at most `count` runs of consecutive items, of nearly equal lengths, in
+/// order: concatenated, they are `items` again.
+pub(crate) fn batches<T>(items: Vec<T>, count: usize) -> Vec<Vec<T>> {
+    let size = items.len().div_ceil(count.max(1)).max(1);
+    let mut batches: Vec<Vec<T>> = Vec::with_capacity(count.min(items.len()));
+    for item in items {
+        match batches.last_mut() {
+            Some(batch) if batch.len() < size => batch.push(item),
+            _ => batches.push(vec![item]),
+        }
+    }
+    batches
+}
+
 /// Runs `a` and `b` at once, `b` on a thread of its own, when `threads` > 1; else one after
 /// the other.
 pub(crate) fn join<A, B, RA, RB>(threads: usize, a: A, b: B) -> (RA, RB)
@@ -105,6 +119,16 @@ mod tests {
     fn join_returns_both_results_whatever_the_threads() {
         for threads in [1, 2, 8] {
             assert_eq!(super::join(threads, || 6 * 7, || "b"), (42, "b"));
+        }
+    }
+
+    #[test]
+    fn batches_keep_every_item_in_order() {
+        for (count, wanted) in [(0, 4), (1, 4), (256, 8), (256, 3), (7, 0), (5, 10)] {
+            let batches = super::batches((0..count).collect(), wanted);
+            assert!(batches.len() <= wanted.max(1), "{count} {wanted}");
+            assert!(batches.iter().all(|b| !b.is_empty()));
+            assert_eq!(batches.concat(), (0..count).collect::<Vec<_>>(), "{count} {wanted}");
         }
     }
 

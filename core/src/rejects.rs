@@ -2,9 +2,10 @@
 //!
 //! A damaged or hostile file can be nothing but bad rows of two bytes each (`x` and a line
 //! end), and SPEC lists every one in `rejects.csv`. So a rejected row takes 16 bytes, and
-//! each distinct reason text is stored once per run: rows that fail the same way share it.
-//! A reason that quotes the row's own value (`unknown program '…'`) is a text of its own,
-//! about 150 bytes more with its allocation and map entry.
+//! rows that fail the same way share one reason text. A reason that quotes the row's own
+//! value (`unknown program '…'`) is a text of its own: 16 bytes more and its characters, all
+//! texts back to back in one buffer. Only the first [`SHARED_REASONS_MAX`] distinct texts are
+//! looked up for sharing, so that a file of distinct reasons does not build a map of them.
 
 use std::collections::HashMap;
 
@@ -34,7 +35,41 @@ use crate::rows;
 #[derive(Clone, Default)]
 pub struct Rejects {
     rows: Vec<Row>,
-    reasons: Vec<Box<str>>,
+    reasons: Texts,
+}
+
+/// Distinct reasons looked up for sharing: the common ones come first (a file that fails one
+/// way fails so from its first bad rows), and the map stays a few hundred kilobytes.
+const SHARED_REASONS_MAX: usize = 4096;
+
+/// Texts back to back in one buffer, each named by its number.
+#[derive(Clone, Debug, Default)]
+struct Texts {
+    text: String,
+    /// Where each text starts, and its length.
+    spans: Vec<(usize, u32)>,
+}
+
+impl Texts {
+    fn add(&mut self, text: &str) -> u32 {
+        // 2^32 texts would take more than 100 GB here (a row of 2 bytes or more, and 16 bytes
+        // for it and 16 for its text's span, each), so memory runs out long before.
+        let id = u32::try_from(self.spans.len()).expect("fewer than 2^32 distinct reasons");
+        // A reason is one line about one field: its length is far below 2^32.
+        let len = u32::try_from(text.len()).expect("a reason is short");
+        self.spans.push((self.text.len(), len));
+        self.text.push_str(text);
+        id
+    }
+
+    fn get(&self, id: u32) -> &str {
+        let (start, len) = self.spans[id as usize];
+        &self.text[start..start + len as usize]
+    }
+
+    fn len(&self) -> usize {
+        self.spans.len()
+    }
 }
 
 /// One rejected row, as `rejects.csv` shows it.
@@ -54,7 +89,7 @@ pub struct Reject<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Row {
     line: u64,
-    /// Index into `Rejects::reasons`.
+    /// Number of the reason in `Rejects::reasons`.
     reason: u32,
     file: FileKind,
     /// 0 for none, else 1 + the column's index in the file's SPEC columns.
@@ -104,7 +139,7 @@ impl Rejects {
             0 => "",
             c => row.file.columns()[usize::from(c) - 1].0,
         };
-        Reject { file: row.file.name(), line: row.line, column, reason: &self.reasons[row.reason as usize] }
+        Reject { file: row.file.name(), line: row.line, column, reason: self.reasons.get(row.reason) }
     }
 }
 
@@ -114,11 +149,13 @@ pub type RejectIter<'a> = rows::Iter<'a, Rejects>;
 rows::table!(Rejects, Reject);
 
 /// Rejected rows being collected (one chunk of a file, or the whole run): reasons are
-/// interned as they come, so a million rows failing the same way keep one text.
+/// shared as they come, so a million rows failing the same way keep one text.
 #[derive(Default)]
 pub(crate) struct Collector {
     rows: Vec<Row>,
-    ids: HashMap<Box<str>, u32, Keyed>,
+    reasons: Texts,
+    /// The first [`SHARED_REASONS_MAX`] distinct reasons, to their numbers.
+    shared: HashMap<Box<str>, u32, Keyed>,
 }
 
 /// ahash with keys drawn per map from std's random source: the texts come from the input, so
@@ -151,19 +188,19 @@ impl Collector {
     /// Adds a row of `file` rejected at `line`, for `column` (an index in the file's SPEC
     /// columns; none when the row as a whole is bad).
     pub(crate) fn push(&mut self, file: FileKind, line: u64, column: Option<usize>, reason: String) {
-        let reason = self.intern(reason);
+        let reason = self.intern(&reason);
         let column = column.map_or(0, |c| u8::try_from(c + 1).expect("SPEC files have a few columns"));
         self.rows.push(Row { line, reason, file, column });
     }
 
-    fn intern(&mut self, reason: String) -> u32 {
-        if let Some(&id) = self.ids.get(reason.as_str()) {
+    fn intern(&mut self, reason: &str) -> u32 {
+        if let Some(&id) = self.shared.get(reason) {
             return id;
         }
-        // 2^32 distinct texts would take more than 150 GB here (a row of 2 bytes or more, a
-        // text, its allocation and its map entry each), so memory runs out long before.
-        let id = u32::try_from(self.ids.len()).expect("fewer than 2^32 distinct reasons");
-        self.ids.insert(reason.into_boxed_str(), id);
+        let id = self.reasons.add(reason);
+        if self.shared.len() < SHARED_REASONS_MAX {
+            self.shared.insert(reason.into(), id);
+        }
         id
     }
 
@@ -176,26 +213,19 @@ impl Collector {
 
     /// Moves `other`'s rows after this one's.
     pub(crate) fn append(&mut self, other: Collector) {
-        if self.rows.is_empty() && self.ids.is_empty() {
+        if self.rows.is_empty() && self.reasons.len() == 0 {
             // Taken whole: a file of nothing but bad rows is not copied.
             *self = other;
             return;
         }
-        let mut theirs = vec![0; other.ids.len()];
-        for (text, id) in other.ids {
-            theirs[id as usize] = self.intern(text.into_string());
-        }
+        let theirs: Vec<u32> = (0..other.reasons.len() as u32).map(|id| self.intern(other.reasons.get(id))).collect();
         self.rows.extend(other.rows.into_iter().map(|row| Row { reason: theirs[row.reason as usize], ..row }));
     }
 
     /// The rows, sorted by file and line.
     pub(crate) fn finish(self) -> Rejects {
-        let Collector { mut rows, ids } = self;
+        let Collector { mut rows, reasons, .. } = self;
         rows.sort_unstable_by_key(|r| (r.file, r.line));
-        let mut reasons: Vec<Box<str>> = vec![Box::from(""); ids.len()];
-        for (text, id) in ids {
-            reasons[id as usize] = text;
-        }
         Rejects { rows, reasons }
     }
 }
@@ -217,6 +247,23 @@ mod tests {
         let rejects = rows.finish();
         assert_eq!((rejects.len(), rejects.reasons.len()), (1000, 1));
         assert_eq!(rejects.get(999).unwrap().line, 1001);
+    }
+
+    #[test]
+    fn only_the_first_distinct_reasons_are_looked_up_for_sharing() {
+        let mut rows = Collector::default();
+        let n = SHARED_REASONS_MAX as u64 + 10;
+        for line in 0..n {
+            rows.push(FileKind::Merchants, line, Some(1), format!("unknown program '{line:x}'"));
+        }
+        // The first text is shared; one past the map is stored again.
+        rows.push(FileKind::Merchants, n, Some(1), "unknown program '0'".to_owned());
+        rows.push(FileKind::Merchants, n + 1, Some(1), format!("unknown program '{:x}'", n - 1));
+        let rejects = rows.finish();
+        assert_eq!((rejects.len() as u64, rejects.reasons.len() as u64), (n + 2, n + 1));
+        assert_eq!(rejects.get(n as usize).unwrap().reason, "unknown program '0'");
+        assert_eq!(rejects.get(n as usize + 1).unwrap().reason, rejects.get(n as usize - 1).unwrap().reason);
+        assert_eq!(rejects.get(4097).unwrap().reason, "unknown program '1001'");
     }
 
     #[test]
