@@ -218,7 +218,7 @@ pub(crate) struct ChunkPlan {
 /// fields would be parsed as a pile of bogus one-line rows before being parsed again.
 pub(crate) fn plan_chunks(data: &[u8], body: usize, threads: usize) -> Vec<ChunkPlan> {
     let len = data.len();
-    let step = ((len - body) / (threads.max(1) * 4)).max(1 << 16);
+    let step = ((len - body) / threads.max(1).saturating_mul(4)).max(1 << 16);
     let mut candidates = vec![body];
     let mut cut = body + step;
     while cut < len {

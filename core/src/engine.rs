@@ -294,7 +294,7 @@ pub(crate) fn walk_cards<'a>(
     // A few batches of shards per thread, each worked into one output: a hostile file's
     // findings then sit in a few large lists that `FoundList::gather` moves, rather than in
     // 256 small ones it would copy, whose freed memory the allocator keeps.
-    let batches = parallel::batches(shards, threads * 4);
+    let batches = parallel::batches(shards, threads.saturating_mul(4));
     let outs = parallel::map(threads, batches, |batch| {
         let mut out = cards::ShardOut::new(rulebook.programs.len());
         for (debit_ids, allocation_ids) in batch {
@@ -428,9 +428,11 @@ fn input_summaries(ingested: &Ingested<'_>) -> Vec<InputSummary> {
 }
 
 /// The findings in SPEC order of findings.csv: (subject, card_id, program, txn_id, rule
-/// code, line), packed. The sort moves 16 bytes per finding (a key mostly decided by the
-/// subject and the card's first bytes) and the details stay where they were written: a
-/// hostile file's findings are most of a run's memory, and must not be held twice.
+/// code, line), packed. The sort moves 16 bytes per finding, a key that never decreases as
+/// (subject, card_id) increases (the subject and the card's first 63 bits); each run of
+/// equal keys (one card, or cards sharing their first 8 bytes) is then sorted on the rest. The
+/// details stay where they were written: a hostile file's findings are most of a run's
+/// memory, and must not be held twice.
 fn findings_in_order(list: FoundList, programs: Vec<Box<str>>) -> Findings {
     let mut rank = [0u8; Rule::ALL.len()];
     let mut by_name = Rule::ALL;
@@ -438,20 +440,35 @@ fn findings_in_order(list: FoundList, programs: Vec<Box<str>>) -> Findings {
     for (i, r) in by_name.iter().enumerate() {
         rank[*r as usize] = i as u8;
     }
-    // The subject, then the first 63 bits of the card: ordered as (subject, card_id) is.
     let key = |f: &Found| {
         let card = list.ids(f).1.as_bytes();
         u64::from(f.rule.subject() == Subject::Debit) << 63 | (prefix(card) >> 65) as u64
     };
     let mut order: Vec<(u64, usize)> = list.rows.iter().enumerate().map(|(i, f)| (key(f), i)).collect();
     order.sort_unstable();
-    // Then each run of one card (thousands of findings, for a hostile file) on the rest.
+    let full = |i: usize| {
+        let f = &list.rows[i];
+        let (txn, card) = list.ids(f);
+        (card, f.program, prefix(txn.as_bytes()), txn, rank[f.rule as usize], f.line)
+    };
+    let compare = |x: usize, y: usize| {
+        let (fx, fy) = (&list.rows[x], &list.rows[y]);
+        let ((tx, cx), (ty, cy)) = (list.ids(fx), list.ids(fy));
+        (cx, fx.program)
+            .cmp(&(cy, fy.program))
+            .then_with(|| tx.cmp(ty))
+            .then_with(|| (rank[fx.rule as usize], fx.line).cmp(&(rank[fy.rule as usize], fy.line)))
+    };
+    // A run is sorted on keys made once (a few dozen bytes each) unless it is more than a
+    // quarter of all findings (card ids sharing their first bytes): then on keys compared as
+    // they are read, so that no run holds a second copy of the findings.
+    let cached = (order.len() / 4).max(4096);
     for run in order.chunk_by_mut(|x, y| x.0 == y.0).filter(|run| run.len() > 1) {
-        run.sort_by_cached_key(|&(_, i)| {
-            let f = &list.rows[i];
-            let (txn, card) = list.ids(f);
-            (card, f.program, prefix(txn.as_bytes()), txn, rank[f.rule as usize], f.line)
-        });
+        if run.len() <= cached {
+            run.sort_by_cached_key(|&(_, i)| full(i));
+        } else {
+            run.sort_unstable_by(|&(_, x), &(_, y)| compare(x, y));
+        }
     }
     let order = order.into_iter().map(|(_, i)| i).collect();
     Findings::new(list, order, programs)

@@ -36,7 +36,7 @@ pub(crate) struct Identity {
 pub(crate) fn debits<'a>(rows: &[Debit<'a>], programs: usize, threads: usize) -> Identity {
     let shards = shard::partition(threads, rows.len(), |i| Some(rows[i].txn));
     // A few batches of shards per thread, each with one list of findings (see `walk_cards`).
-    let batches = parallel::batches(shards, threads * 4);
+    let batches = parallel::batches(shards, threads.saturating_mul(4));
     let worked = parallel::map(threads, batches, |batch| {
         let mut decided: Vec<(u32, Status)> = Vec::new();
         let mut findings = FoundList::default();

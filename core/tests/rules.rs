@@ -675,6 +675,39 @@ fn orphan_reversal_for_each_cause() {
 }
 
 #[test]
+fn findings_and_balances_are_ordered_by_whole_card_ids_past_their_first_bytes() {
+    // Card ids of 17 and 18 bytes that share their first 16: the order is bytewise over the
+    // whole id (a shorter id before a longer one it begins), then program code, then txn_id.
+    let report = run(
+        BASE,
+        "KKS-0000000000002,B2,,BPNTD,2022-08-01,2022-08-31,100\n\
+         KKS-00000000000010,B3,,BPNTD,2022-08-01,2022-08-31,100\n\
+         KKS-0000000000001,B1,,BPNTD,2022-08-01,2022-08-31,100\n\
+         KKS-0000000000001,B1,,ASLUT,2022-08-01,2022-08-31,100\n",
+        "T1,debit,,KKS-0000000000002,BPNTD,500,2022-08-06 10:00:00,M1,E1,pos,,\n\
+         T2,debit,,KKS-0000000000001,ASLUT,500,2022-08-06 10:00:00,M2,E1,pos,,\n\
+         T3,debit,,KKS-00000000000010,BPNTD,500,2022-08-06 10:00:00,M3,E1,pos,,\n\
+         T4,debit,,KKS-0000000000003,BPNTD,1,2022-08-06 10:00:00,M4,E1,pos,,\n\
+         T0,debit,,KKS-0000000000001,BPNTD,500,2022-08-06 10:00:00,M5,E1,pos,,\n",
+    );
+    assert_eq!(
+        findings(&report),
+        [
+            ("OVERDRAFT", "T2", "KKS-0000000000001", "ASLUT", 3),
+            ("OVERDRAFT", "T0", "KKS-0000000000001", "BPNTD", 6),
+            ("OVERDRAFT", "T3", "KKS-00000000000010", "BPNTD", 4),
+            ("OVERDRAFT", "T1", "KKS-0000000000002", "BPNTD", 2),
+            ("NO_ALLOCATION", "T4", "KKS-0000000000003", "BPNTD", 5),
+        ]
+    );
+    let cards: Vec<String> = balances(&report).iter().map(|b| b[..b.find(",2022").unwrap()].to_owned()).collect();
+    assert_eq!(
+        cards,
+        ["KKS-0000000000001,ASLUT", "KKS-0000000000001,BPNTD", "KKS-00000000000010,BPNTD", "KKS-0000000000002,BPNTD"]
+    );
+}
+
+#[test]
 fn equal_instants_are_ordered_debits_first_then_by_txn_id_bytewise() {
     // "a" (line 2) and "B" (line 3) are at the same instant: B (0x42) comes before a (0x61)
     // and takes the balance; a overdraws. Reversal "0" at that instant still comes after both
