@@ -1297,9 +1297,10 @@ fn probe(name: &str, threads: usize) -> (u64, u64, u64, String) {
 /// million-duplicates 4.8 to 5.2 x (71 MB in, 104 MB of findings.csv out); million-distinct
 /// 9 to 10 x (73 MB in, 4 million findings and 403 MB of output out); short-debits 15.6 to
 /// 17.7 x (47 MB in, 5 million findings and 498 MB out); dense-findings 19.4 to 20.1 x (54 MB
-/// in, 8 million findings and 778 MB out, 14.5 times the input). The last four bounds are
-/// regression guards: memory there follows the number of findings (40 bytes each plus their
-/// texts; README "Memory and limits").
+/// in, 8 million findings and 778 MB out, 14.5 times the input); long-card-ids 12.6 to 14.2
+/// x (61 MB in, short-debits with card ids sharing their first 14 bytes). The last five
+/// bounds are regression guards: memory there follows the number of findings (40 bytes each
+/// plus their texts; README "Memory and limits").
 #[test]
 #[ignore = "measures: spawns child processes with inputs up to 100 MB; .ci/test runs it in release"]
 fn memory_stays_within_a_small_multiple_of_the_input() {
