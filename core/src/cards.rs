@@ -15,6 +15,7 @@ use crate::rulebook::{ProgramId, Rulebook};
 use crate::settle::Settled;
 use crate::shard::{Id, IdMap, Keyed};
 use crate::summary::Tally;
+use crate::table::Table;
 use crate::time::Instant;
 use std::fmt;
 
@@ -71,9 +72,9 @@ impl ShardOut<'_> {
 /// `allocation_ids` all their parsed allocations, each with its card's hashed id.
 pub(crate) fn shard<'a>(
     ctx: &Ctx<'_, 'a>,
-    debits: &[Debit<'a>],
+    debits: &Table<Debit<'a>>,
     debit_ids: Vec<Keyed<'a>>,
-    allocations: &[Allocation<'a>],
+    allocations: &Table<Allocation<'a>>,
     allocation_ids: Vec<Keyed<'a>>,
     out: &mut ShardOut<'a>,
 ) -> Result<(), Error> {

@@ -267,7 +267,7 @@ fn parse_all<'a>(
 /// The programs each merchant is registered for: the union of its rows.
 pub(crate) fn registry<'a>(merchants: Option<&Parsed<Merchant<'a>>>) -> Registry<'a> {
     let mut registry: Registry = crate::shard::map();
-    for m in merchants.iter().flat_map(|m| &m.rows) {
+    for m in merchants.iter().flat_map(|m| m.rows.iter()) {
         registry.entry(m.merchant).or_default().extend(&m.programs);
     }
     for programs in registry.values_mut() {

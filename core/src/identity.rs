@@ -11,6 +11,7 @@ use crate::money::Sum;
 use crate::parallel;
 use crate::shard;
 use crate::summary::Tally;
+use crate::table::Table;
 
 /// What identity decided for a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +34,7 @@ pub(crate) struct Identity {
 }
 
 /// Applies rule 1 to all rows of debits.csv.
-pub(crate) fn debits<'a>(rows: &[Debit<'a>], programs: usize, threads: usize) -> Identity {
+pub(crate) fn debits<'a>(rows: &Table<Debit<'a>>, programs: usize, threads: usize) -> Identity {
     let shards = shard::partition(threads, rows.len(), |i| Some(rows[i].txn));
     // A few batches of shards per thread, each with one list of findings (see `walk_cards`).
     let batches = parallel::batches(shards, threads.saturating_mul(4));
@@ -62,7 +63,7 @@ pub(crate) fn debits<'a>(rows: &[Debit<'a>], programs: usize, threads: usize) ->
 /// Rule 1 on the rows `ids` of one shard of `txn_id`s: what is decided of the repeated ones,
 /// and their findings.
 fn decide<'a>(
-    rows: &[Debit<'a>],
+    rows: &Table<Debit<'a>>,
     ids: Vec<shard::Keyed<'a>>,
     decided: &mut Vec<(u32, Status)>,
     findings: &mut FoundList,
@@ -107,10 +108,10 @@ fn decide<'a>(
 /// Per program: the debits left after dropping copies, and the conflicting (held) ones. One
 /// pass over the rows in file order, apart from the shards: an independent count that
 /// conservation compares with what the card walk settled and held.
-fn tally(rows: &[Debit<'_>], status: &[Status], programs: usize, threads: usize) -> Vec<Tally> {
+fn tally(rows: &Table<Debit<'_>>, status: &[Status], programs: usize, threads: usize) -> Vec<Tally> {
     let parts = parallel::map(threads, parallel::slices(rows.len(), threads), |(start, end)| {
         let mut tallies = vec![Tally::default(); programs];
-        for (row, status) in rows[start..end].iter().zip(&status[start..end]) {
+        for (row, status) in rows.range(start, end).zip(&status[start..end]) {
             match status {
                 Status::Kept => count_debit(&mut tallies, row, false),
                 Status::Conflicting => count_debit(&mut tallies, row, true),
@@ -147,7 +148,7 @@ impl Identity {
     /// the rows (in parallel slices) finds the first row of each.
     pub(crate) fn explain_orphans(
         &self,
-        rows: &[Debit<'_>],
+        rows: &Table<Debit<'_>>,
         queries: &[(&[u8], &[u8])],
         threads: usize,
     ) -> Vec<&'static str> {
@@ -161,7 +162,7 @@ impl Identity {
         let asked = &asked;
         let parts = parallel::map(threads, parallel::slices(rows.len(), threads), |(start, end)| {
             let mut first: shard::Map<&[u8], u32> = shard::map();
-            for (i, row) in rows[start..end].iter().enumerate() {
+            for (i, row) in rows.range(start, end).enumerate() {
                 if asked.contains_key(row.txn) {
                     first.entry(row.txn).or_insert((start + i) as u32);
                 }
@@ -178,7 +179,7 @@ impl Identity {
         queries.iter().map(|&(txn, card)| self.why_not(rows, card, first[txn])).collect()
     }
 
-    fn why_not(&self, rows: &[Debit<'_>], card: &[u8], first: u32) -> &'static str {
+    fn why_not(&self, rows: &Table<Debit<'_>>, card: &[u8], first: u32) -> &'static str {
         let Some(row) = rows.get(first as usize) else {
             return "is not in debits.csv";
         };

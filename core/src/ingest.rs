@@ -16,6 +16,7 @@ use crate::money::{self, Minor};
 use crate::parallel;
 use crate::rejects::Collector;
 use crate::rulebook::{parse_mcc, Channel, ProgramId, Rulebook};
+use crate::table::Table;
 use crate::time::{parse_instant, Date, Instant};
 
 /// The role of an input file. Its name is what reports show, whatever the path was.
@@ -114,7 +115,7 @@ pub(crate) struct Merchant<'a> {
 /// One file, parsed.
 #[derive(Clone)]
 pub(crate) struct Parsed<R> {
-    pub rows: Vec<R>,
+    pub rows: Table<R>,
     pub rows_read: u64,
 }
 
@@ -413,10 +414,12 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
     let mut outs =
         parallel::map(threads, items, |(start, stop, arena)| parse_chunk(spec, data, start, stop, &header, arena));
 
-    let mut parsed = Parsed { rows: Vec::new(), rows_read: 0 };
+    let mut rows_read = 0;
     let mut rejects = Collector::default();
     let mut expected = body;
     let mut newlines = header_newlines;
+    // Per chunk: its rows, and the line ends before it (its rows' lines count from there).
+    let mut chunks = Vec::with_capacity(outs.len());
     for (k, plan) in plans.iter().enumerate() {
         if plan.start != expected {
             // The cut fell inside a record (a quoted line end): parse again from where the
@@ -443,29 +446,25 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
                 format!("unterminated quote: the quoted field opened on line {line} never closes"),
             ));
         }
-        for row in &mut out.rows {
+        out.rejects.shift_lines(newlines);
+        chunks.push((std::mem::take(&mut out.rows), newlines));
+        rejects.append(std::mem::take(&mut out.rejects));
+        newlines += out.newlines;
+        expected = out.end;
+        rows_read += out.rows_read;
+    }
+    if rows_read > limits::ROWS_MAX as u64 {
+        return Err(Error::limit(file, None, format!("{rows_read} rows, at most {} allowed", limits::ROWS_MAX)));
+    }
+    drop(outs);
+    let chunks = parallel::map(threads, chunks, |(mut rows, newlines)| {
+        for row in &mut rows {
             let relative = S::line(row);
             S::set_line(row, relative + newlines);
         }
-        out.rejects.shift_lines(newlines);
-        newlines += out.newlines;
-        expected = out.end;
-        parsed.rows_read += out.rows_read;
-    }
-    if parsed.rows_read > limits::ROWS_MAX as u64 {
-        return Err(Error::limit(
-            file,
-            None,
-            format!("{} rows, at most {} allowed", parsed.rows_read, limits::ROWS_MAX),
-        ));
-    }
-    let total_rows: usize = outs.iter().map(|o| o.rows.len()).sum();
-    parsed.rows.reserve_exact(total_rows);
-    for out in outs {
-        parsed.rows.extend(out.rows);
-        rejects.append(out.rejects);
-    }
-    Ok((parsed, rejects))
+        rows
+    });
+    Ok((Parsed { rows: Table::new(chunks), rows_read }, rejects))
 }
 
 fn parse_chunk<'a, S: RowSpec>(

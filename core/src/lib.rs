@@ -64,6 +64,7 @@ mod shard;
 #[doc(hidden)]
 pub mod stages;
 mod summary;
+mod table;
 mod time;
 
 pub use engine::{reconcile, Inputs, Observer, Options, Source, Stage};

@@ -98,7 +98,7 @@ pub fn parse<'a>(
         (File::Merchants, Some(m)) => RowsOf::Merchants(
             ingest::parse_file(&MerchantSpec(rulebook), m.name(), m.bytes(), merchant_arena, threads)?.0,
         ),
-        (File::Merchants, None) => RowsOf::Merchants(ingest::Parsed { rows: Vec::new(), rows_read: 0 }),
+        (File::Merchants, None) => RowsOf::Merchants(ingest::Parsed { rows: Default::default(), rows_read: 0 }),
     }))
 }
 
