@@ -6,6 +6,7 @@
 //! group by `valid_from` and keeping, over each prefix, the latest `valid_to` and the latest
 //! of any other owner answers it for every allocation in O(n log n).
 
+use crate::cards::Balances;
 use crate::finding::{FoundList, Rule};
 use crate::ingest::Allocation;
 use crate::parallel;
@@ -13,23 +14,23 @@ use crate::rulebook::Rulebook;
 use crate::shard;
 use crate::time::Date;
 
-/// Findings of both rules over the kept allocations.
-pub(crate) fn duplicates<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], threads: usize) -> FoundList {
-    let by_beneficiary = shard::partition(threads, kept.len(), |i| Some(kept[i].beneficiary));
+/// Findings of both rules over the kept allocations (the card walk's balances).
+pub(crate) fn duplicates<'a>(rulebook: &Rulebook, kept: &Balances<'a>, threads: usize) -> FoundList {
+    let by_beneficiary = shard::partition(threads, kept.len(), |i| Some(kept[i].0.beneficiary));
     let by_household = shard::partition(threads, kept.len(), |i| {
-        let a = &kept[i];
+        let a = &kept[i].0;
         (rulebook.program(a.program).per_household() && !a.household.is_empty()).then_some(a.household)
     });
     let items: Vec<(Rule, Vec<u32>)> = by_beneficiary
         .into_iter()
-        .map(|ids| (Rule::DuplicateBeneficiary, shard::rows(ids)))
-        .chain(by_household.into_iter().map(|ids| (Rule::DuplicateHousehold, shard::rows(ids))))
+        .map(|ids| (Rule::DuplicateBeneficiary, ids.rows()))
+        .chain(by_household.into_iter().map(|ids| (Rule::DuplicateHousehold, ids.rows())))
         .collect();
     let found = parallel::map(threads, items, |(rule, ids)| shard_findings(rulebook, kept, rule, ids));
     FoundList::gather(found)
 }
 
-fn shard_findings<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], rule: Rule, mut ids: Vec<u32>) -> FoundList {
+fn shard_findings<'a>(rulebook: &Rulebook, kept: &Balances<'a>, rule: Rule, mut ids: Vec<u32>) -> FoundList {
     // group: who must match; owner: who must differ.
     let parts = |a: &Allocation<'a>| -> (&'a [u8], &'a [u8]) {
         match rule {
@@ -38,7 +39,7 @@ fn shard_findings<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], rule: Rule, 
         }
     };
     ids.sort_unstable_by(|&x, &y| {
-        let (a, b) = (&kept[x as usize], &kept[y as usize]);
+        let (a, b) = (&kept[x as usize].0, &kept[y as usize].0);
         (parts(a).0, a.program, a.valid_from, parts(a).1, a.valid_to, a.line).cmp(&(
             parts(b).0,
             b.program,
@@ -50,19 +51,19 @@ fn shard_findings<'a>(rulebook: &Rulebook, kept: &[Allocation<'a>], rule: Rule, 
     });
     let mut findings = FoundList::default();
     let same_group = |&x: &u32, &y: &u32| {
-        let (a, b) = (&kept[x as usize], &kept[y as usize]);
+        let (a, b) = (&kept[x as usize].0, &kept[y as usize].0);
         parts(a).0 == parts(b).0 && a.program == b.program
     };
     for group in ids.chunk_by(same_group) {
         let items: Vec<(Date, Date, &[u8])> = group
             .iter()
             .map(|&i| {
-                let a = &kept[i as usize];
+                let a = &kept[i as usize].0;
                 (a.valid_from, a.valid_to, parts(a).1)
             })
             .collect();
         for k in overlapping_other_owner(&items) {
-            let a = &kept[group[k] as usize];
+            let a = &kept[group[k] as usize].0;
             let code = rulebook.program(a.program).code();
             if rule == Rule::DuplicateBeneficiary {
                 let beneficiary = String::from_utf8_lossy(a.beneficiary);

@@ -13,11 +13,14 @@ use crate::limits;
 use crate::money::{Minor, Money, Sum};
 use crate::rulebook::{ProgramId, Rulebook};
 use crate::settle::Settled;
-use crate::shard::{Id, IdMap, Keyed};
+use crate::shard::{Id, IdMap, Keyed, Shard};
 use crate::summary::Tally;
 use crate::table::Table;
 use crate::time::Instant;
 use std::fmt;
+
+/// Kept allocations with what is left of them, as the card stage's batches listed them.
+pub(crate) type Balances<'a> = Table<(Allocation<'a>, Minor)>;
 
 /// Which programs each merchant is registered for (merchants.csv).
 pub(crate) type Registry<'a> = crate::shard::Map<&'a [u8], Vec<ProgramId>>;
@@ -73,9 +76,9 @@ impl ShardOut<'_> {
 pub(crate) fn shard<'a>(
     ctx: &Ctx<'_, 'a>,
     debits: &Table<Debit<'a>>,
-    debit_ids: Vec<Keyed<'a>>,
+    debit_ids: Shard<'a>,
     allocations: &Table<Allocation<'a>>,
-    allocation_ids: Vec<Keyed<'a>>,
+    allocation_ids: Shard<'a>,
     out: &mut ShardOut<'a>,
 ) -> Result<(), Error> {
     // Cards are worked in any order (every output is sorted later); what matters is that each
@@ -89,7 +92,7 @@ pub(crate) fn shard<'a>(
     let allocation_cards: Vec<u32> = allocation_ids.iter().map(&mut card_of).collect();
     let count = cards.len();
     drop(cards);
-    let (debit_ids, allocation_ids) = (crate::shard::rows(debit_ids), crate::shard::rows(allocation_ids));
+    let (debit_ids, allocation_ids) = (debit_ids.rows(), allocation_ids.rows());
     let (debit_order, debit_starts) = group(&debit_ids, &debit_cards, count);
     let (allocation_order, allocation_starts) = group(&allocation_ids, &allocation_cards, count);
     // The shard's rows copied together, card after card, in one tight loop of independent

@@ -16,7 +16,7 @@ use crate::shard;
 pub(crate) fn bulk_drain<'a>(rulebook: &Rulebook, drains: &[Drain<'a>], threads: usize) -> FoundList {
     let shards = shard::partition(threads, drains.len(), |i| Some(drains[i].terminal));
     let found = parallel::map(threads, shards, |ids| {
-        let mut ids = shard::rows(ids);
+        let mut ids = ids.rows();
         ids.sort_unstable_by(|&a, &b| {
             let (x, y) = (&drains[a as usize], &drains[b as usize]);
             (x.terminal, x.instant, x.card, x.txn).cmp(&(y.terminal, y.instant, y.card, y.txn))

@@ -9,17 +9,17 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::cards::{self, Ctx, Drain, Registry};
+use crate::cards::{self, Balances, Ctx, Drain, Registry};
 use crate::error::{Error, Location};
 use crate::finding::{Findings, Found, FoundList, Rule, Subject};
 use crate::identity::{self, Status};
 use crate::ingest::{self, Allocation, AllocationSpec, Debit, DebitSpec, FileKind, Merchant, MerchantSpec, Parsed};
-use crate::money::{Minor, Money};
+use crate::money::Money;
 use crate::rejects::Rejects;
 use crate::report::{self, Balance, InputSummary, Report, Settlement, Summary};
 use crate::rulebook::{ProgramId, Rulebook};
 use crate::settle::{self, SettleAcc};
-use crate::shard::{self, by_id, prefix};
+use crate::shard::{self, prefix};
 use crate::{beneficiary, drain, limits, parallel, summary};
 
 /// The bytes of one input file and the name errors show for it.
@@ -172,8 +172,7 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
     walked.found.append(drain::bulk_drain(rulebook, &walked.drains, threads));
 
     options.enter(Stage::Beneficiaries)?;
-    let kept: Vec<Allocation> = walked.balances.iter().map(|(a, _)| *a).collect();
-    walked.found.append(beneficiary::duplicates(rulebook, &kept, threads));
+    walked.found.append(beneficiary::duplicates(rulebook, &walked.balances, threads));
 
     options.enter(Stage::Report)?;
     assemble(rulebook, ingested, walked)
@@ -197,7 +196,7 @@ pub(crate) struct Walked<'a> {
     tallies: Vec<summary::Tally>,
     pub(crate) drains: Vec<Drain<'a>>,
     /// Kept allocations with what is left of them.
-    pub(crate) balances: Vec<(Allocation<'a>, Minor)>,
+    pub(crate) balances: Balances<'a>,
     /// Per (merchant, program) with a settled debit, in `merchant_id` then program order.
     settlement: Vec<(&'a [u8], ProgramId, SettleAcc)>,
 }
@@ -318,16 +317,18 @@ pub(crate) fn walk_cards<'a>(
         found: FoundList::gather(found),
         tallies: identity.tallies,
         drains: Vec::new(),
-        balances: Vec::with_capacity(allocations.len()),
+        balances: Balances::default(),
         settlement: Vec::new(),
     };
     let mut settled = Vec::with_capacity(outs.len());
+    let mut balances = Vec::with_capacity(outs.len());
     for out in outs {
         summary::Tally::add_all(&mut walked.tallies, &out.tallies);
         walked.drains.extend(out.drains);
-        walked.balances.extend(out.balances);
+        balances.push(out.balances);
         settled.push(out.settled);
     }
+    walked.balances = Balances::new(balances);
     walked.settlement = settle::settlement(settled, threads);
     Ok(walked)
 }
@@ -360,7 +361,8 @@ pub(crate) fn assemble(rulebook: &Rulebook, ingested: Ingested<'_>, walked: Walk
     let codes = rulebook.programs.iter().map(|p| Box::from(p.code())).collect();
     let findings = findings_in_order(walked.found, codes);
     debug_assert!(findings.iter().zip(findings.iter().skip(1)).all(|(x, y)| x.sort_key() <= y.sort_key()));
-    let balances = balance_rows(walked.balances, rulebook);
+    let balances = balance_rows(&walked.balances, rulebook);
+    drop(walked.balances);
     let inputs_summary = input_summaries(&ingested);
     let summary = Summary {
         currency_scale: scale,
@@ -390,15 +392,24 @@ fn finding_counts(rulebook: &Rulebook, found: &[Found]) -> Vec<BTreeMap<String, 
         .collect()
 }
 
-/// Kept allocations in SPEC order: (card_id, program), then draw order.
-fn balance_rows(mut balances: Vec<(Allocation<'_>, Minor)>, rulebook: &Rulebook) -> Vec<Balance> {
-    balances.sort_unstable_by(|(x, _), (y, _)| {
-        by_id(x.card, y.card).then_with(|| cards::draw_key(x).cmp(&cards::draw_key(y)))
-    });
+/// Kept allocations in SPEC order: (card_id, program), then draw order. Sorting the rows
+/// themselves compared card ids read back from the input, a cache miss each time (60% of the
+/// report stage at 1M debits); this sorts 32-byte keys (a card's first 16 bytes and the row:
+/// 14 ms) and then each run of one card (or of cards sharing those bytes) on its full key.
+fn balance_rows(balances: &Balances<'_>, rulebook: &Rulebook) -> Vec<Balance> {
+    let mut order: Vec<(u128, u32)> =
+        balances.iter().enumerate().map(|(i, (a, _))| (prefix(a.card), i as u32)).collect();
+    order.sort_unstable();
+    for run in order.chunk_by_mut(|x, y| x.0 == y.0).filter(|run| run.len() > 1) {
+        run.sort_unstable_by(|&(_, x), &(_, y)| {
+            let (x, y) = (&balances[x as usize].0, &balances[y as usize].0);
+            x.card.cmp(y.card).then_with(|| cards::draw_key(x).cmp(&cards::draw_key(y)))
+        });
+    }
     let scale = rulebook.currency_scale;
-    balances
-        .into_iter()
-        .map(|(a, remaining)| Balance {
+    let row = |&(_, i): &(u128, u32)| {
+        let (a, remaining) = balances[i as usize];
+        Balance {
             card_id: text(a.card),
             program: rulebook.program(a.program).code().to_owned(),
             valid_from: a.valid_from,
@@ -406,8 +417,9 @@ fn balance_rows(mut balances: Vec<(Allocation<'_>, Minor)>, rulebook: &Rulebook)
             allocated: Money::of(a.amount, scale),
             spent: Money::of(a.amount - remaining, scale),
             remaining: Money::of(remaining, scale),
-        })
-        .collect()
+        }
+    };
+    order.iter().map(row).collect()
 }
 
 /// Rows read and rejected, and the SHA-256, of each input file.

@@ -64,7 +64,7 @@ pub(crate) fn debits<'a>(rows: &Table<Debit<'a>>, programs: usize, threads: usiz
 /// and their findings.
 fn decide<'a>(
     rows: &Table<Debit<'a>>,
-    ids: Vec<shard::Keyed<'a>>,
+    ids: shard::Shard<'a>,
     decided: &mut Vec<(u32, Status)>,
     findings: &mut FoundList,
 ) {
@@ -72,7 +72,7 @@ fn decide<'a>(
     // row finds the repeats without sorting and without reading other rows.
     let mut first: shard::IdMap<u32> = shard::id_map(ids.len());
     let mut repeats: Vec<(u32, u32)> = Vec::new();
-    for keyed in &ids {
+    for keyed in ids.iter() {
         match first.entry(keyed.id) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(keyed.row);

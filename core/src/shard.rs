@@ -95,9 +95,34 @@ pub(crate) struct Keyed<'a> {
 
 const _: () = assert!(SHARDS == 256, "Id::shard takes the hash's top byte");
 
+/// The rows of one shard, as the threads that sharded them found them: each part in
+/// increasing row order, the parts one after the other. Merging the parts into one vector
+/// per shard was a copy of every key on one thread while the others waited (50 ms at 1M
+/// debits, for identity and the cards together); a stage reads them where they are instead.
+#[derive(Debug, Default)]
+pub(crate) struct Shard<'a> {
+    parts: Vec<Vec<Keyed<'a>>>,
+}
+
+impl<'a> Shard<'a> {
+    pub(crate) fn len(&self) -> usize {
+        self.parts.iter().map(Vec::len).sum()
+    }
+
+    /// The rows, in increasing row order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Keyed<'a>> + '_ {
+        self.parts.iter().flatten()
+    }
+
+    /// Just the row numbers, in increasing order.
+    pub(crate) fn rows(self) -> Vec<u32> {
+        self.iter().map(|k| k.row).collect()
+    }
+}
+
 /// Rows `0..count` whose `key` is some, grouped by the shard of their key, in increasing row
 /// order within each shard. Each key is hashed once, here, in one sequential pass per slice.
-pub(crate) fn partition<'a, F>(threads: usize, count: usize, key: F) -> Vec<Vec<Keyed<'a>>>
+pub(crate) fn partition<'a, F>(threads: usize, count: usize, key: F) -> Vec<Shard<'a>>
 where
     F: Fn(usize) -> Option<&'a [u8]> + Sync,
 {
@@ -112,13 +137,11 @@ where
         }
         shards
     });
-    let mut shards: Vec<Vec<Keyed<'a>>> = vec![Vec::new(); SHARDS];
+    let mut shards: Vec<Shard<'a>> = (0..SHARDS).map(|_| Shard::default()).collect();
     for part in parts {
         for (shard, rows) in shards.iter_mut().zip(part) {
-            if shard.is_empty() {
-                *shard = rows;
-            } else {
-                shard.extend(rows);
+            if !rows.is_empty() {
+                shard.parts.push(rows);
             }
         }
     }
@@ -137,9 +160,4 @@ pub(crate) fn prefix(id: &[u8]) -> u128 {
 /// Bytewise order of two ids, mostly decided by an integer comparison.
 pub(crate) fn by_id(x: &[u8], y: &[u8]) -> std::cmp::Ordering {
     prefix(x).cmp(&prefix(y)).then_with(|| x.cmp(y))
-}
-
-/// Just the row numbers of a shard.
-pub(crate) fn rows(shard: Vec<Keyed<'_>>) -> Vec<u32> {
-    shard.into_iter().map(|k| k.row).collect()
 }

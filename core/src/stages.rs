@@ -180,8 +180,7 @@ impl<'a> Parsed<'a> {
     /// The beneficiary rules over the kept allocations (taking them from the walk, as a run
     /// does, is part of the stage).
     pub fn beneficiaries(&self, walked: &Walked<'a>, threads: usize) -> Findings {
-        let kept: Vec<ingest::Allocation<'a>> = walked.0.balances.iter().map(|(a, _)| *a).collect();
-        Findings(beneficiary::duplicates(self.rulebook, &kept, threads))
+        Findings(beneficiary::duplicates(self.rulebook, &walked.0.balances, threads))
     }
 
     /// Settlement, conservation and the report's rows (give it a walk to which the findings of
