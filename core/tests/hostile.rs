@@ -1073,6 +1073,38 @@ fn an_absurd_thread_count_gives_the_report_of_one_thread() {
 }
 
 #[test]
+fn large_outputs_are_rendered_in_row_order_across_blocks() {
+    // Output files are rendered in blocks of rows on several threads: with more rows than a
+    // few blocks hold, every row must appear once, in the report's order.
+    let n = 40_000;
+    let mut allocations = format!("{ALLOCATION_HEADER}\n");
+    let mut debits = format!("{DEBIT_HEADER}\n");
+    for i in 0..n {
+        allocations.push_str(&format!("C{i:05},B{i:05},,ASLUT,2022-08-01,2022-08-31,{}\n", 1000 + i));
+        debits.push_str("T,debit,,C1,ASLUT,not money,2022-08-02T10:00:00,M9,T9,pos,5411,\n");
+    }
+    let inputs = Inputs {
+        allocations: Source::from_bytes("allocations.csv", allocations),
+        debits: Source::from_bytes("debits.csv", debits),
+        merchants: None,
+    };
+    let r = report(&inputs);
+    assert_eq!((r.balances.len(), r.rejects.len()), (n, n));
+    let files = r.files();
+    let text = |name: &str| {
+        let file = files.iter().find(|f| f.name == name).expect("the file is written");
+        String::from_utf8(file.bytes.clone()).expect("UTF-8")
+    };
+    let balances: Vec<String> = text("balances.csv").lines().skip(1).map(str::to_owned).collect();
+    let expected: Vec<String> =
+        (0..n).map(|i| format!("C{i:05},ASLUT,2022-08-01,2022-08-31,{0}.00,0.00,{0}.00", 1000 + i)).collect();
+    assert!(balances == expected, "balances.csv rows in card order, once each");
+    let lines: Vec<u64> =
+        text("rejects.csv").lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
+    assert!(lines == (2..n as u64 + 2).collect::<Vec<_>>(), "rejects.csv rows in line order, once each");
+}
+
+#[test]
 fn a_bundle_round_trips() {
     let case = harness::Rendered {
         rulebook: harness::RULEBOOK.as_bytes().to_vec(),
