@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io;
-use std::ops::Range;
 use std::path::Path;
 
 use serde_json::json;
@@ -17,7 +16,6 @@ use sha2::{Digest, Sha256};
 use crate::error::Error;
 use crate::finding::Findings;
 use crate::money::Money;
-use crate::parallel;
 use crate::rejects::Rejects;
 use crate::time::Date;
 
@@ -248,9 +246,8 @@ impl Report {
     /// `replace` is set. The files are written to a temporary sibling folder first and
     /// renamed into place, so `dir` is never half-written.
     ///
-    /// Each CSV file is rendered in blocks of rows on every core, a few blocks at a time,
-    /// written to disk in order and hashed as it goes, so memory does not grow with the size
-    /// of the output.
+    /// Each CSV file is rendered straight to disk and hashed as it goes, so memory does
+    /// not grow with the size of the output.
     pub fn write(&self, dir: &Path, replace: bool) -> Result<(), Error> {
         write_folder_with(dir, replace, |temp| {
             let digests = self.render_csvs(
@@ -295,50 +292,21 @@ impl Report {
         }
     }
 
-    /// Renders one of [`CSV_FILES`] into `out`: blocks of rows on every core, a few blocks at
-    /// a time (so memory stays bounded when `out` is a file), written in order. Rendering
-    /// the balances alone took 50 ms of a 1M-debit run on one thread.
+    /// Renders one of [`CSV_FILES`] into `out`.
     fn render_csv(&self, name: &str, out: &mut dyn io::Write) -> io::Result<()> {
-        const BLOCK_ROWS: usize = 16_384;
-        let rows = match name {
-            "balances.csv" => self.balances.len(),
-            "findings.csv" => self.findings.len(),
-            "rejects.csv" => self.rejects.len(),
-            _ => self.settlement.len(),
-        };
-        self.render_rows(name, None, out)?;
-        let threads = parallel::threads(0);
-        let blocks: Vec<Range<usize>> =
-            (0..rows).step_by(BLOCK_ROWS).map(|start| start..(start + BLOCK_ROWS).min(rows)).collect();
-        for round in blocks.chunks(threads.saturating_mul(2)) {
-            let rendered = parallel::map(threads, round.to_vec(), |block| {
-                let mut bytes = Vec::new();
-                self.render_rows(name, Some(block), &mut bytes).map(|()| bytes)
-            });
-            for bytes in rendered {
-                out.write_all(&bytes?)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The header of one of [`CSV_FILES`] (`rows` none), or the given rows.
-    fn render_rows(&self, name: &str, rows: Option<Range<usize>>, out: &mut dyn io::Write) -> io::Result<()> {
         let mut out = CsvOut { line: String::new(), out };
         match name {
-            "balances.csv" => self.balances_csv(rows, &mut out),
-            "findings.csv" => self.findings_csv(rows, &mut out),
-            "rejects.csv" => self.rejects_csv(rows, &mut out),
-            _ => self.settlement_csv(rows, &mut out),
+            "balances.csv" => self.balances_csv(&mut out),
+            "findings.csv" => self.findings_csv(&mut out),
+            "rejects.csv" => self.rejects_csv(&mut out),
+            _ => self.settlement_csv(&mut out),
         }
     }
 
-    fn findings_csv(&self, rows: Option<Range<usize>>, out: &mut CsvOut<'_>) -> io::Result<()> {
-        let Some(rows) = rows else {
-            return out.row(&["rule", "action", "subject", "txn_id", "card_id", "program", "line", "detail"]);
-        };
+    fn findings_csv(&self, out: &mut CsvOut<'_>) -> io::Result<()> {
+        out.row(&["rule", "action", "subject", "txn_id", "card_id", "program", "line", "detail"])?;
         let mut line = String::new();
-        for f in rows.filter_map(|i| self.findings.get(i)) {
+        for f in &self.findings {
             line.clear();
             let _ = write!(line, "{}", f.line);
             let (rule, action, subject) = (f.rule.as_str(), f.action().as_str(), f.subject().as_str());
@@ -347,36 +315,30 @@ impl Report {
         Ok(())
     }
 
-    fn settlement_csv(&self, rows: Option<Range<usize>>, out: &mut CsvOut<'_>) -> io::Result<()> {
-        let Some(rows) = rows else {
-            return out.row(&["merchant_id", "program", "amount", "debits", "reversals"]);
-        };
+    fn settlement_csv(&self, out: &mut CsvOut<'_>) -> io::Result<()> {
+        out.row(&["merchant_id", "program", "amount", "debits", "reversals"])?;
         let mut n: [String; 3] = Default::default();
-        for s in &self.settlement[rows] {
+        for s in &self.settlement {
             format_into(&mut n, [&s.amount, &s.debits, &s.reversals]);
             out.row(&[&s.merchant_id, &s.program, &n[0], &n[1], &n[2]])?;
         }
         Ok(())
     }
 
-    fn balances_csv(&self, rows: Option<Range<usize>>, out: &mut CsvOut<'_>) -> io::Result<()> {
-        let Some(rows) = rows else {
-            return out.row(&["card_id", "program", "valid_from", "valid_to", "allocated", "spent", "remaining"]);
-        };
+    fn balances_csv(&self, out: &mut CsvOut<'_>) -> io::Result<()> {
+        out.row(&["card_id", "program", "valid_from", "valid_to", "allocated", "spent", "remaining"])?;
         let mut n: [String; 5] = Default::default();
-        for b in &self.balances[rows] {
+        for b in &self.balances {
             format_into(&mut n, [&b.valid_from, &b.valid_to, &b.allocated, &b.spent, &b.remaining]);
             out.row(&[&b.card_id, &b.program, &n[0], &n[1], &n[2], &n[3], &n[4]])?;
         }
         Ok(())
     }
 
-    fn rejects_csv(&self, rows: Option<Range<usize>>, out: &mut CsvOut<'_>) -> io::Result<()> {
-        let Some(rows) = rows else {
-            return out.row(&["file", "line", "column", "reason"]);
-        };
+    fn rejects_csv(&self, out: &mut CsvOut<'_>) -> io::Result<()> {
+        out.row(&["file", "line", "column", "reason"])?;
         let mut n: [String; 1] = Default::default();
-        for r in rows.filter_map(|i| self.rejects.get(i)) {
+        for r in &self.rejects {
             format_into(&mut n, [&r.line]);
             out.row(&[r.file, &n[0], r.column, r.reason])?;
         }

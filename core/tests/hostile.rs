@@ -1073,9 +1073,9 @@ fn an_absurd_thread_count_gives_the_report_of_one_thread() {
 }
 
 #[test]
-fn large_outputs_are_rendered_in_row_order_across_blocks() {
-    // Output files are rendered in blocks of rows on several threads: with more rows than a
-    // few blocks hold, every row must appear once, in the report's order.
+fn large_outputs_list_every_row_once_in_order() {
+    // Outputs of tens of thousands of rows (more than any buffer or block a renderer might
+    // use): every row appears once, in the report's order.
     let n = 40_000;
     let mut allocations = format!("{ALLOCATION_HEADER}\n");
     let mut debits = format!("{DEBIT_HEADER}\n");
