@@ -258,26 +258,6 @@ impl Findings {
         Findings { rows, text, programs }
     }
 
-    /// Findings in all.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    /// Whether there is none.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    /// The `index`-th finding, in SPEC order.
-    pub fn get(&self, index: usize) -> Option<Finding<'_>> {
-        self.rows.get(index).map(|row| self.view(row))
-    }
-
-    /// Every finding, in SPEC order.
-    pub fn iter(&self) -> FindingIter<'_> {
-        rows::Iter::new(self)
-    }
-
     fn view(&self, found: &Found) -> Finding<'_> {
         let (txn_id, card_id) = found.ids(&self.text);
         Finding {
@@ -294,7 +274,7 @@ impl Findings {
 /// The rows of [`Findings`], in SPEC order.
 pub type FindingIter<'a> = rows::Iter<'a, Findings>;
 
-rows::table!(Findings, Finding);
+rows::table!(Findings, Finding, "finding");
 
 /// Rearranges `items` so that the `j`-th is the `order[j]`-th of before, in place (following
 /// each cycle of the permutation), so that the items are never held twice.

@@ -99,26 +99,6 @@ struct Row {
 const _: () = assert!(std::mem::size_of::<Row>() == 16);
 
 impl Rejects {
-    /// Rejected rows in all files.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    /// Whether no row was rejected.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    /// The `index`-th rejected row, in SPEC order.
-    pub fn get(&self, index: usize) -> Option<Reject<'_>> {
-        self.rows.get(index).map(|row| self.view(row))
-    }
-
-    /// Every rejected row, in SPEC order.
-    pub fn iter(&self) -> RejectIter<'_> {
-        rows::Iter::new(self)
-    }
-
     /// Rows rejected in one file.
     pub(crate) fn count(&self, file: FileKind) -> u64 {
         self.rows.iter().filter(|r| r.file == file).count() as u64
@@ -146,7 +126,7 @@ impl Rejects {
 /// The rows of [`Rejects`], in SPEC order.
 pub type RejectIter<'a> = rows::Iter<'a, Rejects>;
 
-rows::table!(Rejects, Reject);
+rows::table!(Rejects, Reject, "rejected row");
 
 /// Rejected rows being collected (one chunk of a file, or the whole run): reasons are
 /// shared as they come, so a million rows failing the same way keep one text.

@@ -68,10 +68,32 @@ impl<T: Table> ExactSizeIterator for Iter<'_, T> {}
 impl<T: Table> FusedIterator for Iter<'_, T> {}
 
 /// What every packed table has, for a table `$table` whose `view(&self, &Row) -> $item<'_>`
-/// shows a row of its `rows`: [`Table`], iteration by reference, and equality and `Debug` by
-/// its views.
+/// shows a row of its `rows`: `len`, `is_empty`, `get` and `iter` (documented with `$what`,
+/// what a row is), [`Table`], iteration by reference, and equality and `Debug` by its views.
 macro_rules! table {
-    ($table:ident, $item:ident) => {
+    ($table:ident, $item:ident, $what:literal) => {
+        impl $table {
+            #[doc = concat!("How many ", $what, "s.")]
+            pub fn len(&self) -> usize {
+                self.rows.len()
+            }
+
+            #[doc = concat!("Whether there is no ", $what, ".")]
+            pub fn is_empty(&self) -> bool {
+                self.rows.is_empty()
+            }
+
+            #[doc = concat!("The `index`-th ", $what, ", in SPEC order.")]
+            pub fn get(&self, index: usize) -> Option<$item<'_>> {
+                self.rows.get(index).map(|row| self.view(row))
+            }
+
+            #[doc = concat!("Every ", $what, ", in SPEC order.")]
+            pub fn iter(&self) -> $crate::rows::Iter<'_, $table> {
+                $crate::rows::Iter::new(self)
+            }
+        }
+
         impl $crate::rows::Table for $table {
             type Row<'a> = $item<'a>;
 
