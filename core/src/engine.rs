@@ -35,7 +35,9 @@ impl Source {
         Source { name: name.into(), bytes: bytes.into() }
     }
 
-    /// Reads a file (at most [`limits::INPUT_BYTES_MAX`] bytes).
+    /// Reads a file (at most [`limits::INPUT_BYTES_MAX`] bytes). On Unix a file of 16 MB or
+    /// more is read in pieces on up to 4 threads at once (whatever [`Options::threads`] a run
+    /// later asks for).
     pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Source, Error> {
         let path = path.as_ref();
         let bytes = ingest::read_file(path, limits::INPUT_BYTES_MAX)?;
