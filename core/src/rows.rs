@@ -7,9 +7,10 @@
 use std::iter::FusedIterator;
 use std::ops::Range;
 
-/// A table whose rows are read as views. Public only so that [`Iter`] can name it: it lives
-/// in a private module, so no other crate can implement it.
-pub trait Table {
+/// A packed table, whose rows are read as views. Public only so that [`Iter`] can name it: it
+/// lives in a private module, so no other crate can implement it. (Not to be confused with
+/// `crate::table::Table`, the parsed rows of an input file.)
+pub trait Packed {
     /// The view of one row.
     type Row<'a>
     where
@@ -29,7 +30,7 @@ pub struct Iter<'a, T> {
     range: Range<usize>,
 }
 
-impl<'a, T: Table> Iter<'a, T> {
+impl<'a, T: Packed> Iter<'a, T> {
     pub(crate) fn new(table: &'a T) -> Iter<'a, T> {
         Iter { table, range: 0..table.len() }
     }
@@ -41,7 +42,7 @@ impl<T> Clone for Iter<'_, T> {
     }
 }
 
-impl<'a, T: Table> Iterator for Iter<'a, T> {
+impl<'a, T: Packed> Iterator for Iter<'a, T> {
     type Item = T::Row<'a>;
 
     fn next(&mut self) -> Option<T::Row<'a>> {
@@ -57,19 +58,19 @@ impl<'a, T: Table> Iterator for Iter<'a, T> {
     }
 }
 
-impl<T: Table> DoubleEndedIterator for Iter<'_, T> {
+impl<T: Packed> DoubleEndedIterator for Iter<'_, T> {
     fn next_back(&mut self) -> Option<Self::Item> {
         self.range.next_back().map(|i| self.table.row(i))
     }
 }
 
-impl<T: Table> ExactSizeIterator for Iter<'_, T> {}
+impl<T: Packed> ExactSizeIterator for Iter<'_, T> {}
 
-impl<T: Table> FusedIterator for Iter<'_, T> {}
+impl<T: Packed> FusedIterator for Iter<'_, T> {}
 
 /// What every packed table has, for a table `$table` whose `view(&self, &Row) -> $item<'_>`
 /// shows a row of its `rows`: `len`, `is_empty`, `get` and `iter` (documented with `$what`,
-/// what a row is), [`Table`], iteration by reference, and equality and `Debug` by its views.
+/// what a row is), [`Packed`], iteration by reference, and equality and `Debug` by its views.
 macro_rules! table {
     ($table:ident, $item:ident, $what:literal) => {
         impl $table {
@@ -94,7 +95,7 @@ macro_rules! table {
             }
         }
 
-        impl $crate::rows::Table for $table {
+        impl $crate::rows::Packed for $table {
             type Row<'a> = $item<'a>;
 
             fn len(&self) -> usize {
