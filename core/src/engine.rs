@@ -301,6 +301,7 @@ pub(crate) fn walk_cards<'a>(
         for (debit_ids, allocation_ids) in batch {
             cards::shard(&ctx, debits, debit_ids, allocations, allocation_ids, &mut out)?;
         }
+        out.finish();
         Ok(out)
     });
     let mut outs = outs.into_iter().collect::<Result<Vec<_>, Error>>()?;
@@ -394,19 +395,17 @@ fn finding_counts(rulebook: &Rulebook, found: &[Found]) -> Vec<BTreeMap<String, 
         .collect()
 }
 
-/// Kept allocations in SPEC order: (card_id, program), then draw order. Sorting the rows
-/// themselves compared card ids read back from the input, a cache miss each time (60% of the
-/// report stage at 1M debits); this sorts 32-byte keys (a card's first 16 bytes and the row:
-/// 14 ms) and then each run of one card (or of cards sharing those bytes) on its full key.
+/// Kept allocations in SPEC order: (card_id, program), then draw order. Each batch of the
+/// card stage is already in that order ([`cards::ShardOut::finish`]), so this merges a few
+/// sorted runs: a stable sort of 32-byte keys (a card's first 16 bytes and the row) finds
+/// the runs and merges them, and each run of equal keys (cards sharing those bytes) is then
+/// sorted on its full key. Reading the rows in merged order reads each batch front to back.
 fn balance_rows(balances: &Balances<'_>, rulebook: &Rulebook) -> Vec<Balance> {
     let mut order: Vec<(u128, u32)> =
         balances.iter().enumerate().map(|(i, (a, _))| (prefix(a.card), i as u32)).collect();
-    order.sort_unstable();
+    order.sort();
     for run in order.chunk_by_mut(|x, y| x.0 == y.0).filter(|run| run.len() > 1) {
-        run.sort_unstable_by(|&(_, x), &(_, y)| {
-            let (x, y) = (&balances[x as usize].0, &balances[y as usize].0);
-            x.card.cmp(y.card).then_with(|| cards::draw_key(x).cmp(&cards::draw_key(y)))
-        });
+        run.sort_unstable_by(|&(_, x), &(_, y)| cards::balance_order(&balances[x as usize].0, &balances[y as usize].0));
     }
     let scale = rulebook.currency_scale;
     let row = |&(_, i): &(u128, u32)| {
