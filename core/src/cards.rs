@@ -12,7 +12,7 @@ use crate::ingest::{Allocation, Debit, FileKind, Kind};
 use crate::limits;
 use crate::money::{Minor, Money, Sum};
 use crate::rulebook::{ProgramId, Rulebook};
-use crate::settle::Settled;
+use crate::settle::Sums;
 use crate::shard::{Id, IdMap, Keyed, Shard};
 use crate::summary::Tally;
 use crate::table::Table;
@@ -49,8 +49,8 @@ pub(crate) struct ShardOut<'a> {
     pub findings: FoundList,
     /// Reversals whose original is not a row of their card: (finding index, original, card).
     pub orphans: Vec<(usize, &'a [u8], &'a [u8])>,
-    /// Settled debits and applied reversals of settled debits, for the settlement.
-    pub settled: Vec<Settled<'a>>,
+    /// Settled debits and applied reversals of settled debits, summed for the settlement.
+    pub settled: Sums<'a>,
     pub drains: Vec<Drain<'a>>,
     /// Kept allocations with what is left of them, in [`balance_order`] once the batch is
     /// done ([`ShardOut::finish`]).
@@ -64,7 +64,7 @@ impl ShardOut<'_> {
         ShardOut {
             findings: FoundList::default(),
             orphans: Vec::new(),
-            settled: Vec::new(),
+            settled: Sums::default(),
             drains: Vec::new(),
             balances: Vec::new(),
             tallies: vec![Tally::default(); programs],
@@ -456,12 +456,7 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         tally.reversals_applied += 1;
         if self.s.settled[j] {
             tally.reversed_settled += Sum::from(e.amount);
-            out.settled.push(Settled {
-                merchant: self.merchant(o),
-                program: o.program,
-                amount: e.amount,
-                reversal: true,
-            });
+            out.settled.add(self.merchant(o), o.program, e.amount, true);
             self.give_back(j, e.amount)
         } else {
             tally.reversed_held += Sum::from(e.amount);
@@ -540,8 +535,7 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
             if self.s.settled[i] {
                 tally.debits_settled += 1;
                 tally.settled_gross += Sum::from(e.amount);
-                let merchant = self.merchant(e);
-                out.settled.push(Settled { merchant, program: e.program, amount: e.amount, reversal: false });
+                out.settled.add(self.merchant(e), e.program, e.amount, false);
             } else {
                 tally.debits_held += 1;
                 tally.held_gross += Sum::from(e.amount);

@@ -1,25 +1,19 @@
 //! Settlement: net amounts per (merchant, program), from what the card walk settled.
 //!
-//! Cards are sharded by card, but nearly every card shard settles at nearly every merchant,
-//! so summing there would leave (card shards x merchants) partial sums to merge. Instead the
-//! walk lists each settled debit and each applied reversal of one, with its merchant's id
-//! hashed while the row is at hand; they are regrouped here by merchant shard, and each
-//! (merchant, program) is summed whole by one thread.
+//! Each batch of card shards adds up what it settles per (merchant, program) as it goes
+//! ([`Sums`]). Merchants are few beside debits, so a batch's sums are small and stay in
+//! cache, and no list of every settled debit is kept (48 bytes each: 480 MB at 10M debits).
+//! A sum costs more than a listed row (about 450 bytes a merchant), so a batch that meets
+//! many merchants for what it settles lists the debits of the later ones instead
+//! ([`Sums::add`]): a file of distinct merchants costs at most a third more than a list. The
+//! batches' sums and lists are then
+//! regrouped by merchant shard, and each (merchant, program) is added up whole by one
+//! thread. Sums are exact integers, so the order of adding does not change them.
 
 use crate::money::{Minor, Sum};
 use crate::parallel;
 use crate::rulebook::ProgramId;
 use crate::shard::{self, Id};
-
-/// A settled debit, or an applied reversal of a settled debit (under the debit's merchant and
-/// program).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Settled<'a> {
-    pub merchant: Id<'a>,
-    pub program: ProgramId,
-    pub amount: Minor,
-    pub reversal: bool,
-}
 
 /// Net settlement of one (merchant, program).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -30,42 +24,103 @@ pub(crate) struct SettleAcc {
     pub reversals: u64,
 }
 
-/// Sums per (merchant, program) over the lists of every card shard, for the pairs with at
-/// least one settled debit (a reversal is applied only to a settled debit, so this drops
-/// nothing), in `merchant_id` then program order.
-pub(crate) fn settlement<'a>(lists: Vec<Vec<Settled<'a>>>, threads: usize) -> Vec<(&'a [u8], ProgramId, SettleAcc)> {
-    let bucketed = parallel::map(threads, lists, |list| {
-        let mut buckets: Vec<Vec<Settled<'a>>> = vec![Vec::new(); shard::SHARDS];
-        for s in list {
-            buckets[s.merchant.shard()].push(s);
+impl SettleAcc {
+    fn add(&mut self, other: &SettleAcc) {
+        self.gross += other.gross;
+        self.reversed += other.reversed;
+        self.debits += other.debits;
+        self.reversals += other.reversals;
+    }
+}
+
+/// A batch sums a new merchant while it sums fewer than this many merchants...
+const MERCHANTS_SUMMED: usize = 4096;
+
+/// ... or fewer than one per this many debits and reversals it settled.
+const SETTLED_PER_MERCHANT: usize = 16;
+
+/// Per merchant, its programs with what was settled under each.
+type ByMerchant<'a> = shard::IdMap<'a, Vec<(ProgramId, SettleAcc)>>;
+
+/// A settled debit, or an applied reversal of one, under the debit's merchant and program.
+#[derive(Clone, Copy, Debug)]
+struct Settled<'a> {
+    merchant: Id<'a>,
+    program: ProgramId,
+    amount: Minor,
+    reversal: bool,
+}
+
+impl Settled<'_> {
+    fn acc(&self) -> SettleAcc {
+        let amount = Sum::from(self.amount);
+        match self.reversal {
+            true => SettleAcc { reversed: amount, reversals: 1, ..SettleAcc::default() },
+            false => SettleAcc { gross: amount, debits: 1, ..SettleAcc::default() },
+        }
+    }
+}
+
+/// What some cards settled: summed per (merchant, program) for the first merchants met,
+/// listed for the others.
+#[derive(Default)]
+pub(crate) struct Sums<'a> {
+    summed: ByMerchant<'a>,
+    listed: Vec<Settled<'a>>,
+    /// Debits and reversals added.
+    added: usize,
+}
+
+impl<'a> Sums<'a> {
+    /// A settled debit, or an applied reversal of a settled debit (under the debit's merchant
+    /// and program).
+    pub(crate) fn add(&mut self, merchant: Id<'a>, program: ProgramId, amount: Minor, reversal: bool) {
+        let settled = Settled { merchant, program, amount, reversal };
+        self.added += 1;
+        let room = self.summed.len() < MERCHANTS_SUMMED.max(self.added / SETTLED_PER_MERCHANT);
+        if room || self.summed.contains_key(&merchant) {
+            add(&mut self.summed, merchant, program, &settled.acc());
+        } else {
+            self.listed.push(settled);
+        }
+    }
+}
+
+/// Adds `acc` to what `sums` holds for (`merchant`, `program`).
+fn add<'a>(sums: &mut ByMerchant<'a>, merchant: Id<'a>, program: ProgramId, acc: &SettleAcc) {
+    // A merchant has a few programs: a short list beats a map keyed by the pair.
+    let programs = sums.entry(merchant).or_default();
+    match programs.iter_mut().find(|(p, _)| *p == program) {
+        Some((_, sum)) => sum.add(acc),
+        None => programs.push((program, *acc)),
+    }
+}
+
+/// The sums of every batch added up per (merchant, program), for the pairs with at least one
+/// settled debit (a reversal is applied only to a settled debit, so this drops nothing), in
+/// `merchant_id` then program order.
+pub(crate) fn settlement<'a>(batches: Vec<Sums<'a>>, threads: usize) -> Vec<(&'a [u8], ProgramId, SettleAcc)> {
+    type Entry<'a> = (Id<'a>, ProgramId, SettleAcc);
+    let bucketed = parallel::map(threads, batches, |sums| {
+        let mut buckets: Vec<Vec<Entry<'a>>> = vec![Vec::new(); shard::SHARDS];
+        for (merchant, programs) in sums.summed {
+            buckets[merchant.shard()].extend(programs.into_iter().map(|(p, acc)| (merchant, p, acc)));
+        }
+        for s in sums.listed {
+            buckets[s.merchant.shard()].push((s.merchant, s.program, s.acc()));
         }
         buckets
     });
-    let mut by_shard: Vec<Vec<Vec<Settled<'a>>>> = (0..shard::SHARDS).map(|_| Vec::new()).collect();
+    let mut by_shard: Vec<Vec<Vec<Entry<'a>>>> = (0..shard::SHARDS).map(|_| Vec::new()).collect();
     for buckets in bucketed {
         for (into, bucket) in by_shard.iter_mut().zip(buckets) {
             into.push(bucket);
         }
     }
     let parts = parallel::map(threads, by_shard, |lists| {
-        let mut sums: shard::IdMap<'a, Vec<(ProgramId, SettleAcc)>> = shard::id_map(0);
-        for s in lists.into_iter().flatten() {
-            let programs = sums.entry(s.merchant).or_default();
-            let at = match programs.iter().position(|(p, _)| *p == s.program) {
-                Some(at) => at,
-                None => {
-                    programs.push((s.program, SettleAcc::default()));
-                    programs.len() - 1
-                }
-            };
-            let acc = &mut programs[at].1;
-            if s.reversal {
-                acc.reversed += Sum::from(s.amount);
-                acc.reversals += 1;
-            } else {
-                acc.gross += Sum::from(s.amount);
-                acc.debits += 1;
-            }
+        let mut sums = ByMerchant::default();
+        for (merchant, program, acc) in lists.into_iter().flatten() {
+            add(&mut sums, merchant, program, &acc);
         }
         sums.into_iter()
             .flat_map(|(id, programs)| programs.into_iter().map(move |(p, acc)| (id.bytes, p, acc)))
@@ -81,8 +136,44 @@ pub(crate) fn settlement<'a>(lists: Vec<Vec<Settled<'a>>>, threads: usize) -> Ve
 mod tests {
     use super::*;
 
-    fn entry(merchant: &'static str, program: ProgramId, amount: Minor, reversal: bool) -> Settled<'static> {
-        Settled { merchant: Id::new(&shard::hasher(), merchant.as_bytes()), program, amount, reversal }
+    /// (merchant, program, amount, reversal)
+    type Row<'a> = (&'a str, ProgramId, Minor, bool);
+
+    fn entry(merchant: &str, program: ProgramId, amount: Minor, reversal: bool) -> Row<'_> {
+        (merchant, program, amount, reversal)
+    }
+
+    /// What a batch that settled `entries` sums.
+    fn sums<'a>(entries: &[Row<'a>]) -> Sums<'a> {
+        let mut sums = Sums::default();
+        for &(merchant, program, amount, reversal) in entries {
+            sums.add(Id::new(&shard::hasher(), merchant.as_bytes()), program, amount, reversal);
+        }
+        sums
+    }
+
+    #[test]
+    fn merchants_past_the_summed_ones_are_listed_and_add_up_the_same() {
+        let names: Vec<String> = (0..MERCHANTS_SUMMED + 50).map(|i| format!("M{i:05}")).collect();
+        let mut rows: Vec<Row<'_>> =
+            names.iter().flat_map(|m| [entry(m, 0, 100, false), entry(m, 0, 30, true)]).collect();
+        // A summed merchant met again once the sums are full, under a new program too.
+        rows.extend([entry(&names[0], 0, 5, false), entry(&names[0], 1, 7, false)]);
+        let one = sums(&rows);
+        assert_eq!((one.summed.len(), one.listed.len()), (MERCHANTS_SUMMED, 100));
+        let got = settlement(vec![one], 2);
+        let per_merchant = rows.chunks(2).map(sums).collect();
+        assert_eq!(got, settlement(per_merchant, 1));
+        assert_eq!(got.len(), names.len() + 1);
+        let show = |(m, p, acc): &(&[u8], ProgramId, SettleAcc)| {
+            (m.to_vec(), *p, acc.gross.to_string(), acc.reversed.to_string(), acc.debits, acc.reversals)
+        };
+        assert_eq!(show(&got[0]), (b"M00000".to_vec(), 0, "105".into(), "30".into(), 2, 1));
+        assert_eq!(show(&got[1]), (b"M00000".to_vec(), 1, "7".into(), "0".into(), 1, 0));
+        assert_eq!(
+            show(&got[got.len() - 1]),
+            (names[names.len() - 1].clone().into_bytes(), 0, "100".into(), "30".into(), 1, 1)
+        );
     }
 
     #[test]
@@ -106,7 +197,7 @@ mod tests {
             (long_a, 0, "150".to_owned(), "0".to_owned(), 2, 0),
             (long_b, 0, "500".to_owned(), "0".to_owned(), 1, 0),
         ];
-        let split = [vec![entries.clone()], vec![entries[..3].to_vec(), entries[3..].to_vec()]];
+        let split = [vec![sums(&entries)], vec![sums(&entries[..3]), sums(&entries[3..])]];
         for (lists, threads) in split.into_iter().zip([1, 2]) {
             let got: Vec<_> = settlement(lists, threads)
                 .into_iter()

@@ -1154,6 +1154,15 @@ fn probe_inputs(name: &str) -> (Inputs, usize) {
             }
             (Role::Debits, bytes)
         }
+        // A million settled debits, each at a merchant of its own (53 MB): the most
+        // settlement sums per input byte (each card batch sums per merchant, settle.rs).
+        "distinct-merchants" => {
+            let mut bytes = b"txn_id,card_id,program,amount,timestamp,merchant_id,terminal_id,channel\n".to_vec();
+            for i in 0..1_000_000u32 {
+                bytes.extend(format!("{i:x},C1,ASLUT,0.01,2022-08-06 10:15:00,M{i:x},E,pos\n").as_bytes());
+            }
+            (Role::Debits, bytes)
+        }
         // short-debits with card ids of 18 bytes that share their first 14: the findings'
         // sort cannot tell cards apart by its first key (engine.rs `findings_in_order`).
         "long-card-ids" => {
@@ -1346,6 +1355,7 @@ fn memory_stays_within_a_small_multiple_of_the_input() {
         ("short-debits", 22.0),
         ("long-card-ids", 22.0),
         ("dense-findings", 25.0),
+        ("distinct-merchants", 14.0),
     ];
     let mut over = Vec::new();
     for &(name, bound) in cases {
