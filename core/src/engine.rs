@@ -345,7 +345,11 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// Conservation, and the report's rows in SPEC order (settlement was summed with the cards).
-pub(crate) fn assemble(rulebook: &Rulebook, ingested: Ingested<'_>, walked: Walked<'_>) -> Result<Report, Error> {
+pub(crate) fn assemble(rulebook: &Rulebook, mut ingested: Ingested<'_>, walked: Walked<'_>) -> Result<Report, Error> {
+    // The parsed debits are done with: freed before the report's rows are made, so that the
+    // two are never held at once (at 10M debits, 1.4 GB and 0.3 GB: the run's peak).
+    let inputs_summary = input_summaries(&ingested);
+    drop(std::mem::take(&mut ingested.debits.rows));
     let scale = rulebook.currency_scale;
     let code = |id: ProgramId| rulebook.program(id).code().to_owned();
     let settlement: Vec<Settlement> = walked
@@ -366,7 +370,6 @@ pub(crate) fn assemble(rulebook: &Rulebook, ingested: Ingested<'_>, walked: Walk
     debug_assert!(findings.iter().zip(findings.iter().skip(1)).all(|(x, y)| x.sort_key() <= y.sort_key()));
     let balances = balance_rows(&walked.balances, rulebook);
     drop(walked.balances);
-    let inputs_summary = input_summaries(&ingested);
     let summary = Summary {
         currency_scale: scale,
         programs,
