@@ -70,9 +70,7 @@ impl ShardOut<'_> {
             tallies: vec![Tally::default(); programs],
         }
     }
-}
 
-impl ShardOut<'_> {
     /// Puts the balances in [`balance_order`] on the batch's own thread, while its card ids are
     /// still in cache: the report then merges a few sorted runs rather than sorting every
     /// balance on one thread, reading rows and card ids in random order (a cache miss each).

@@ -3,12 +3,13 @@
 //! Each batch of card shards adds up what it settles per (merchant, program) as it goes
 //! ([`Sums`]). Merchants are few beside debits, so a batch's sums are small and stay in
 //! cache, and no list of every settled debit is kept (48 bytes each: 480 MB at 10M debits).
-//! A sum costs more than a listed row (about 450 bytes a merchant), so a batch that meets
+//! A summed merchant costs more than a listed row (about 450 bytes), so a batch that meets
 //! many merchants for what it settles lists the debits of the later ones instead
-//! ([`Sums::add`]): a file of distinct merchants costs at most a third more than a list. The
-//! batches' sums and lists are then
-//! regrouped by merchant shard, and each (merchant, program) is added up whole by one
-//! thread. Sums are exact integers, so the order of adding does not change them.
+//! ([`Sums::add`]): at most about 30 bytes more per settled row than listing them all (a
+//! million settled debits at a million merchants: 610 MB at the peak against 594 MB). The
+//! batches' sums and lists are then regrouped by merchant shard, and each (merchant,
+//! program) is added up whole by one thread. Sums are exact integers, so the order of adding
+//! does not change them.
 
 use crate::money::{Minor, Sum};
 use crate::parallel;
