@@ -49,7 +49,8 @@ pub(crate) struct ShardOut<'a> {
     pub findings: FoundList,
     /// Reversals whose original is not a row of their card: (finding index, original, card).
     pub orphans: Vec<(usize, &'a [u8], &'a [u8])>,
-    /// Settled debits and applied reversals of settled debits, summed for the settlement.
+    /// Settled debits and applied reversals of settled debits, for the settlement (summed per
+    /// merchant, or listed: [`Sums`]).
     pub settled: Sums<'a>,
     pub drains: Vec<Drain<'a>>,
     /// Kept allocations with what is left of them, in [`balance_order`] once the batch is
