@@ -11,9 +11,10 @@ use crate::finding::{FoundList, Rule};
 use crate::ingest::{Allocation, Debit, FileKind, Kind};
 use crate::limits;
 use crate::money::{Minor, Money, Sum};
+use crate::names::Names;
 use crate::rulebook::{ProgramId, Rulebook};
 use crate::settle::Sums;
-use crate::shard::{Id, IdMap, Keyed, Shard};
+use crate::shard::{IdMap, Keyed, Shard};
 use crate::summary::Tally;
 use crate::table::Table;
 use crate::time::Instant;
@@ -22,15 +23,15 @@ use std::fmt;
 /// Kept allocations with what is left of them, as the card stage's batches listed them.
 pub(crate) type Balances<'a> = Table<(Allocation<'a>, Minor)>;
 
-/// Which programs each merchant is registered for (merchants.csv).
-pub(crate) type Registry<'a> = crate::shard::Map<&'a [u8], Vec<ProgramId>>;
+/// Per merchant of debits.csv, by [`MerchantNo`](crate::names::MerchantNo): the programs merchants.csv registers it for.
+pub(crate) type Registry = Vec<Vec<ProgramId>>;
 
 /// What the card stage reads besides the rows.
 pub(crate) struct Ctx<'r, 'a> {
     pub rulebook: &'r Rulebook,
-    pub registry: &'r Registry<'a>,
-    /// The engine's id hasher, [`crate::shard::hasher`].
-    pub ids: ahash::RandomState,
+    pub registry: &'r Registry,
+    /// The merchant ids of debits.csv, by [`MerchantNo`](crate::names::MerchantNo).
+    pub merchants: &'r Names<'a>,
 }
 
 /// A settled debit that took most of its available balance: input to `BULK_DRAIN`.
@@ -51,7 +52,7 @@ pub(crate) struct ShardOut<'a> {
     pub orphans: Vec<(usize, &'a [u8], &'a [u8])>,
     /// Settled debits and applied reversals of settled debits, for the settlement (summed per
     /// merchant, or listed: [`Sums`]).
-    pub settled: Sums<'a>,
+    pub settled: Sums,
     pub drains: Vec<Drain<'a>>,
     /// Kept allocations with what is left of them, in [`balance_order`] once the batch is
     /// done ([`ShardOut::finish`]).
@@ -270,10 +271,6 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         out.findings.push(rule, self.events[i].into(), detail);
     }
 
-    fn merchant(&self, e: &Debit<'a>) -> Id<'a> {
-        Id::new(&self.ctx.ids, e.merchant)
-    }
-
     fn money(&self, minor: Minor) -> Money {
         Money::of(minor, self.ctx.rulebook.currency_scale)
     }
@@ -337,12 +334,9 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
                 None => found(Rule::MccNotAllowed, format_args!("no mcc, and {code} allows only listed mccs")),
             }
         }
-        if program.registered_merchants_only() {
-            let registered = registry.get(e.merchant).is_some_and(|p| p.binary_search(&e.program).is_ok());
-            if !registered {
-                let merchant = String::from_utf8_lossy(e.merchant);
-                found(Rule::MerchantNotRegistered, format_args!("merchant {merchant} is not registered for {code}"));
-            }
+        if program.registered_merchants_only() && registry[e.merchant.index()].binary_search(&e.program).is_err() {
+            let merchant = String::from_utf8_lossy(ctx.merchants[e.merchant.index()]);
+            found(Rule::MerchantNotRegistered, format_args!("merchant {merchant} is not registered for {code}"));
         }
         if let Some(max) = program.max_debit_minor().filter(|max| e.amount > *max) {
             let scale = ctx.rulebook.currency_scale;
@@ -455,7 +449,7 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         tally.reversals_applied += 1;
         if self.s.settled[j] {
             tally.reversed_settled += Sum::from(e.amount);
-            out.settled.add(self.merchant(o), o.program, e.amount, true);
+            out.settled.add(o.merchant, o.program, e.amount, true);
             self.give_back(j, e.amount)
         } else {
             tally.reversed_held += Sum::from(e.amount);
@@ -490,9 +484,8 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         let mut keyed = std::mem::take(&mut self.s.positions);
         keyed.clear();
         keyed.extend((0..self.events.len()).filter(|&i| self.events[i].kind == Kind::Debit));
-        // Amount first: it tells most pairs apart without comparing merchant bytes.
         let key = |i: usize| (self.events[i].amount, self.events[i].merchant, i);
-        keyed.sort_unstable_by(|&x, &y| key(x).cmp(&key(y)));
+        keyed.sort_unstable_by_key(|&i| key(i));
         for pair in keyed.windows(2) {
             let ((a0, m0, p), (a1, m1, i)) = (key(pair[0]), key(pair[1]));
             if a0 == a1 && m0 == m1 && self.events[p].instant >= self.events[i].instant.minus_seconds(seconds) {
@@ -534,7 +527,7 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
             if self.s.settled[i] {
                 tally.debits_settled += 1;
                 tally.settled_gross += Sum::from(e.amount);
-                out.settled.add(self.merchant(e), e.program, e.amount, false);
+                out.settled.add(e.merchant, e.program, e.amount, false);
             } else {
                 tally.debits_held += 1;
                 tally.held_gross += Sum::from(e.amount);

@@ -15,6 +15,7 @@ use crate::finding::{Findings, Found, FoundList, Rule, Subject};
 use crate::identity::{self, Status};
 use crate::ingest::{self, Allocation, AllocationSpec, Debit, DebitSpec, FileKind, Merchant, MerchantSpec, Parsed};
 use crate::money::Money;
+use crate::names::Names;
 use crate::rejects::Rejects;
 use crate::report::{self, Balance, InputSummary, Report, Settlement, Summary};
 use crate::rulebook::{ProgramId, Rulebook};
@@ -162,7 +163,7 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
     options.enter(Stage::Ingest)?;
     let mut arenas: [Vec<bumpalo::Bump>; 3] = Default::default();
     let ingested = ingest_all(rulebook, inputs, options.strict, threads, &mut arenas)?;
-    let registry = registry(ingested.merchants.as_ref());
+    let registry = registry(ingested.merchants.as_ref(), &ingested.debits.names);
 
     options.enter(Stage::Identity)?;
     let identity = identity::debits(&ingested.debits.rows, rulebook.programs.len(), threads);
@@ -183,9 +184,9 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
 /// The three files, parsed, and every rejected row (sorted by file and line).
 #[derive(Clone)]
 pub(crate) struct Ingested<'a> {
-    pub(crate) allocations: Parsed<Allocation<'a>>,
-    pub(crate) debits: Parsed<Debit<'a>>,
-    pub(crate) merchants: Option<Parsed<Merchant<'a>>>,
+    pub(crate) allocations: Parsed<'a, Allocation<'a>>,
+    pub(crate) debits: Parsed<'a, Debit<'a>>,
+    pub(crate) merchants: Option<Parsed<'a, Merchant<'a>>>,
     rejects: Rejects,
     /// SHA-256 of allocations.csv, debits.csv and merchants.csv (when given), in that order.
     digests: Vec<String>,
@@ -265,23 +266,28 @@ fn parse_all<'a>(
     Ok(Ingested { allocations, debits, merchants, rejects, digests: Vec::new() })
 }
 
-/// The programs each merchant is registered for: the union of its rows.
-pub(crate) fn registry<'a>(merchants: Option<&Parsed<Merchant<'a>>>) -> Registry<'a> {
-    let mut registry: Registry = crate::shard::map();
+/// The programs each merchant of debits.csv (`names`) is registered for: the union of its
+/// rows in merchants.csv.
+pub(crate) fn registry(merchants: Option<&Parsed<'_, Merchant<'_>>>, names: &Names<'_>) -> Registry {
+    let mut registered: crate::shard::Map<&[u8], Vec<ProgramId>> = crate::shard::map();
     for m in merchants.iter().flat_map(|m| m.rows.iter()) {
-        registry.entry(m.merchant).or_default().extend(&m.programs);
+        registered.entry(m.merchant).or_default().extend(&m.programs);
     }
-    for programs in registry.values_mut() {
-        programs.sort_unstable();
-        programs.dedup();
-    }
-    registry
+    names
+        .iter()
+        .map(|name| {
+            let mut programs = registered.remove(name).unwrap_or_default();
+            programs.sort_unstable();
+            programs.dedup();
+            programs
+        })
+        .collect()
 }
 
 /// Rules 2 to 4 per card, on shards of cards; orphan reversals explained from the whole file.
 pub(crate) fn walk_cards<'a>(
     rulebook: &Rulebook,
-    registry: &Registry<'a>,
+    registry: &Registry,
     ingested: &Ingested<'a>,
     identity: identity::Identity,
     threads: usize,
@@ -290,7 +296,7 @@ pub(crate) fn walk_cards<'a>(
     let debit_shards =
         shard::partition(threads, debits.len(), |i| (identity.status[i] == Status::Kept).then_some(debits[i].card));
     let allocation_shards = shard::partition(threads, allocations.len(), |i| Some(allocations[i].card));
-    let ctx = Ctx { rulebook, registry, ids: shard::hasher() };
+    let ctx = Ctx { rulebook, registry, merchants: &ingested.debits.names };
     let shards: Vec<_> = debit_shards.into_iter().zip(allocation_shards).collect();
     // A few batches of shards per thread, each worked into one output: a hostile file's
     // findings then sit in a few large lists that `FoundList::gather` moves, rather than in
@@ -332,7 +338,7 @@ pub(crate) fn walk_cards<'a>(
         settled.push(out.settled);
     }
     walked.balances = Balances::new(balances);
-    walked.settlement = settle::settlement(settled, threads);
+    walked.settlement = settle::settlement(settled, &ingested.debits.names, threads);
     Ok(walked)
 }
 

@@ -13,6 +13,7 @@ use crate::csvread::{self, Cursor, Span};
 use crate::error::{Error, Location};
 use crate::limits;
 use crate::money::{self, Minor};
+use crate::names::{self, MerchantNo, Names, Numbering};
 use crate::parallel;
 use crate::rejects::Collector;
 use crate::rulebook::{parse_mcc, Channel, ProgramId, Rulebook};
@@ -85,12 +86,19 @@ pub(crate) struct Debit<'a> {
     pub program: ProgramId,
     pub amount: Minor,
     pub instant: Instant,
-    pub merchant: &'a [u8],
+    /// The merchant id's number in the file's [`Names`] (the empty id's, on a reversal that
+    /// names none).
+    pub merchant: MerchantNo,
     pub terminal: &'a [u8],
     pub channel: Option<Channel>,
     pub mcc: Option<u16>,
     pub atc: Option<u16>,
 }
+
+// 10M debits are held at once: 16 bytes more per row is 160 MB more at the peak. (On
+// wasm32 pointers, and so ids, are half the size.)
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Debit<'_>>() == 128);
 
 impl Debit<'_> {
     /// Every field of the spec equal (parsed values, not text)?
@@ -114,9 +122,17 @@ pub(crate) struct Merchant<'a> {
 
 /// One file, parsed.
 #[derive(Clone)]
-pub(crate) struct Parsed<R> {
+pub(crate) struct Parsed<'a, R> {
     pub rows: Table<R>,
     pub rows_read: u64,
+    /// The ids the rows name by number: the merchant ids of debits.csv (none in other files).
+    pub names: Names<'a>,
+}
+
+impl<R> Default for Parsed<'_, R> {
+    fn default() -> Self {
+        Parsed { rows: Table::default(), rows_read: 0, names: Names::new() }
+    }
 }
 
 /// Reads a whole file, refusing one above `bytes_max`.
@@ -144,6 +160,7 @@ pub(crate) fn read_file(path: &Path, bytes_max: u64) -> Result<Vec<u8>, Error> {
 }
 
 /// Files from this size up are read in pieces at once, one per core (at most 4).
+#[cfg_attr(not(unix), allow(dead_code))]
 const PIECES_FROM_BYTES: u64 = 16 << 20;
 
 /// The first `len` bytes of a large file, read in pieces on several threads, with the file's
@@ -185,10 +202,17 @@ pub(crate) trait RowSpec: Sync {
     const KIND: FileKind;
     /// Columns in SPEC order, with whether each is optional.
     const COLUMNS: &'static [(&'static str, bool)];
-    /// Parses a row; on failure, the index (in COLUMNS) of the first failing column and why.
-    fn parse<'a>(&self, fields: &Fields<'a, '_>, line: u64) -> Result<Self::Row<'a>, (usize, String)>;
-    fn line(row: &Self::Row<'_>) -> u64;
-    fn set_line(row: &mut Self::Row<'_>, line: u64);
+    /// Parses a row, numbering the ids it names by number in `names` (its chunk's); on
+    /// failure, the index (in COLUMNS) of the first failing column and why.
+    fn parse<'a>(
+        &self,
+        fields: &Fields<'a, '_>,
+        line: u64,
+        names: &mut Numbering<'a>,
+    ) -> Result<Self::Row<'a>, (usize, String)>;
+    /// Places a row of a chunk in the file: `newlines` come before the chunk, and `numbers`
+    /// are the file's numbers of the chunk's ([`names::merge`]).
+    fn place(row: &mut Self::Row<'_>, newlines: u64, numbers: &[u32]);
 }
 
 /// The fields of one record, by SPEC column index.
@@ -275,7 +299,12 @@ impl RowSpec for AllocationSpec<'_> {
         ("amount", false),
     ];
 
-    fn parse<'a>(&self, f: &Fields<'a, '_>, line: u64) -> Result<Allocation<'a>, (usize, String)> {
+    fn parse<'a>(
+        &self,
+        f: &Fields<'a, '_>,
+        line: u64,
+        _: &mut Numbering<'a>,
+    ) -> Result<Allocation<'a>, (usize, String)> {
         let card = f.id(0)?;
         let beneficiary = f.id(1)?;
         let household = f.optional_id(2)?;
@@ -289,11 +318,8 @@ impl RowSpec for AllocationSpec<'_> {
         Ok(Allocation { line, card, beneficiary, household, program, valid_from, valid_to, amount })
     }
 
-    fn line(row: &Allocation<'_>) -> u64 {
-        row.line
-    }
-    fn set_line(row: &mut Allocation<'_>, line: u64) {
-        row.line = line;
+    fn place(row: &mut Allocation<'_>, newlines: u64, _: &[u32]) {
+        row.line += newlines;
     }
 }
 
@@ -318,7 +344,12 @@ impl RowSpec for DebitSpec<'_> {
         ("atc", true),
     ];
 
-    fn parse<'a>(&self, f: &Fields<'a, '_>, line: u64) -> Result<Debit<'a>, (usize, String)> {
+    fn parse<'a>(
+        &self,
+        f: &Fields<'a, '_>,
+        line: u64,
+        names: &mut Numbering<'a>,
+    ) -> Result<Debit<'a>, (usize, String)> {
         let txn = f.id(0)?;
         let kind = match f.get(1)? {
             b"" | b"debit" => Kind::Debit,
@@ -361,14 +392,14 @@ impl RowSpec for DebitSpec<'_> {
                     (11, format!("atc '{}' is not a whole number from 0 to 65535", money::show(text)))
                 })?),
             };
+        // Numbered last, so that the table holds no id of a rejected row.
+        let merchant = names.number(merchant);
         Ok(Debit { line, txn, kind, original, card, program, amount, instant, merchant, terminal, channel, mcc, atc })
     }
 
-    fn line(row: &Debit<'_>) -> u64 {
-        row.line
-    }
-    fn set_line(row: &mut Debit<'_>, line: u64) {
-        row.line = line;
+    fn place(row: &mut Debit<'_>, newlines: u64, numbers: &[u32]) {
+        row.line += newlines;
+        row.merchant = names::renumber(row.merchant, numbers);
     }
 }
 
@@ -392,7 +423,7 @@ impl RowSpec for MerchantSpec<'_> {
     const KIND: FileKind = FileKind::Merchants;
     const COLUMNS: &'static [(&'static str, bool)] = &[("merchant_id", false), ("programs", false)];
 
-    fn parse<'a>(&self, f: &Fields<'a, '_>, line: u64) -> Result<Merchant<'a>, (usize, String)> {
+    fn parse<'a>(&self, f: &Fields<'a, '_>, line: u64, _: &mut Numbering<'a>) -> Result<Merchant<'a>, (usize, String)> {
         let merchant = f.id(0)?;
         let list = f.get(1)?;
         let mut programs = Vec::new();
@@ -411,17 +442,15 @@ impl RowSpec for MerchantSpec<'_> {
         Ok(Merchant { line, merchant, programs })
     }
 
-    fn line(row: &Merchant<'_>) -> u64 {
-        row.line
-    }
-    fn set_line(row: &mut Merchant<'_>, line: u64) {
-        row.line = line;
+    fn place(row: &mut Merchant<'_>, newlines: u64, _: &[u32]) {
+        row.line += newlines;
     }
 }
 
 /// What one chunk of a file yields.
-struct ChunkOut<R> {
+struct ChunkOut<'a, R> {
     rows: Vec<R>,
+    names: Numbering<'a>,
     rejects: Collector,
     rows_read: u64,
     /// Where the chunk's last record ended.
@@ -439,7 +468,7 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
     data: &'a [u8],
     arenas: &'a mut Vec<Bump>,
     threads: usize,
-) -> Result<(Parsed<S::Row<'a>>, Collector), Error> {
+) -> Result<(Parsed<'a, S::Row<'a>>, Collector), Error> {
     let data_start = if data.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
     let header = read_header::<S>(file, data, data_start)?;
     let (body, header_newlines) = (header.body, header.newlines);
@@ -465,6 +494,7 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
             outs[k] = if expected >= plan.stop {
                 ChunkOut {
                     rows: Vec::new(),
+                    names: Numbering::default(),
                     rejects: Collector::default(),
                     rows_read: 0,
                     end: expected,
@@ -485,7 +515,7 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
             ));
         }
         out.rejects.shift_lines(newlines);
-        chunks.push((std::mem::take(&mut out.rows), newlines));
+        chunks.push((std::mem::take(&mut out.rows), newlines, std::mem::take(&mut out.names)));
         rejects.append(std::mem::take(&mut out.rejects));
         newlines += out.newlines;
         expected = out.end;
@@ -495,14 +525,18 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
         return Err(Error::limit(file, None, format!("{rows_read} rows, at most {} allowed", limits::ROWS_MAX)));
     }
     drop(outs);
-    let chunks = parallel::map(threads, chunks, |(mut rows, newlines)| {
-        for row in &mut rows {
-            let relative = S::line(row);
-            S::set_line(row, relative + newlines);
-        }
-        rows
-    });
-    Ok((Parsed { rows: Table::new(chunks), rows_read }, rejects))
+    let (chunks, numberings): (Vec<_>, Vec<_>) =
+        chunks.into_iter().map(|(rows, newlines, names)| ((rows, newlines), names)).unzip();
+    let (names, numbers) = names::merge(numberings);
+    let chunks = chunks.into_iter().zip(numbers).collect();
+    let chunks =
+        parallel::map(threads, chunks, |((mut rows, newlines), numbers): ((Vec<S::Row<'a>>, u64), Vec<u32>)| {
+            for row in &mut rows {
+                S::place(row, newlines, &numbers);
+            }
+            rows
+        });
+    Ok((Parsed { rows: Table::new(chunks), rows_read, names }, rejects))
 }
 
 fn parse_chunk<'a, S: RowSpec>(
@@ -512,12 +546,13 @@ fn parse_chunk<'a, S: RowSpec>(
     stop: usize,
     header: &Header,
     arena: &'a Bump,
-) -> ChunkOut<S::Row<'a>> {
+) -> ChunkOut<'a, S::Row<'a>> {
     let mut cursor = Cursor::new(data, start, limits::COLUMNS_MAX);
     let mut spans = Vec::with_capacity(header.fields + 1);
     let fields_expected = header.fields;
     let mut out = ChunkOut {
         rows: Vec::new(),
+        names: Numbering::default(),
         rejects: Collector::default(),
         rows_read: 0,
         end: start,
@@ -543,7 +578,7 @@ fn parse_chunk<'a, S: RowSpec>(
             out.rejects.push(S::KIND, line, None, reason);
         } else {
             let fields = Fields { data, spans: &spans, map: &header.map, arena };
-            match spec.parse(&fields, line) {
+            match spec.parse(&fields, line, &mut out.names) {
                 Ok(row) => {
                     if out.rows.is_empty() {
                         reserve_rows(&mut out.rows, stop - start, at.len);

@@ -54,6 +54,7 @@ mod identity;
 mod ingest;
 pub mod limits;
 mod money;
+mod names;
 mod parallel;
 mod rejects;
 mod report;

@@ -2,20 +2,24 @@
 //!
 //! Each batch of card shards adds up what it settles per (merchant, program) as it goes
 //! ([`Sums`]). Merchants are few beside debits, so a batch's sums are small and stay in
-//! cache, and no list of every settled debit is kept (48 bytes each: 480 MB at 10M debits).
+//! cache, and no list of every settled debit is kept (32 bytes each: 320 MB at 10M debits).
 //! A summed merchant costs more than a listed row (about 450 bytes), so a batch that meets
 //! many merchants for what it settles lists the debits of merchants it has no room for
 //! ([`Sums::add`]; room grows with the rows settled). The batches' sums and lists are then
-//! regrouped by merchant shard (a listed row becomes a 112-byte entry there), and each
+//! regrouped by merchant shard (a listed row becomes a 96-byte entry there), and each
 //! (merchant, program) is added up whole by one thread. Sums are exact integers, so the
 //! order of adding does not change them. Measured with the `distinct-merchants` probe of
-//! `core/tests/hostile.rs` (a million settled debits, each at a merchant of its own): 610 MB
-//! at the peak, against 594 MB when every settled row was listed.
+//! `core/tests/hostile.rs` (a million settled debits, each at a merchant of its own): 603 MB
+//! at the peak on one thread, 633 MB on two.
+//!
+//! Merchants are keyed by their number in debits.csv ([`MerchantNo`]), so summing never reads
+//! a merchant id's bytes; they are read once per (merchant, program) at the end, to sort.
 
 use crate::money::{Minor, Sum};
+use crate::names::{MerchantNo, Names};
 use crate::parallel;
 use crate::rulebook::ProgramId;
-use crate::shard::{self, Id};
+use crate::shard;
 
 /// Net settlement of one (merchant, program).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -42,18 +46,18 @@ const MERCHANTS_SUMMED: usize = 4096;
 const SETTLED_PER_MERCHANT: usize = 16;
 
 /// Per merchant, its programs with what was settled under each.
-type ByMerchant<'a> = shard::IdMap<'a, Vec<(ProgramId, SettleAcc)>>;
+type ByMerchant = std::collections::HashMap<MerchantNo, Vec<(ProgramId, SettleAcc)>, shard::ByHash>;
 
 /// A settled debit, or an applied reversal of one, under the debit's merchant and program.
 #[derive(Clone, Copy, Debug)]
-struct Settled<'a> {
-    merchant: Id<'a>,
+struct Settled {
+    merchant: MerchantNo,
     program: ProgramId,
     amount: Minor,
     reversal: bool,
 }
 
-impl Settled<'_> {
+impl Settled {
     fn acc(&self) -> SettleAcc {
         let amount = Sum::from(self.amount);
         match self.reversal {
@@ -66,17 +70,17 @@ impl Settled<'_> {
 /// What some cards settled: summed per (merchant, program) for the merchants there was room
 /// for when they were met, listed row by row for the others.
 #[derive(Default)]
-pub(crate) struct Sums<'a> {
-    summed: ByMerchant<'a>,
-    listed: Vec<Settled<'a>>,
+pub(crate) struct Sums {
+    summed: ByMerchant,
+    listed: Vec<Settled>,
     /// Debits and reversals added.
     added: usize,
 }
 
-impl<'a> Sums<'a> {
+impl Sums {
     /// A settled debit, or an applied reversal of a settled debit (under the debit's merchant
     /// and program).
-    pub(crate) fn add(&mut self, merchant: Id<'a>, program: ProgramId, amount: Minor, reversal: bool) {
+    pub(crate) fn add(&mut self, merchant: MerchantNo, program: ProgramId, amount: Minor, reversal: bool) {
         let settled = Settled { merchant, program, amount, reversal };
         self.added += 1;
         let room = self.summed.len() < MERCHANTS_SUMMED.max(self.added / SETTLED_PER_MERCHANT);
@@ -89,7 +93,7 @@ impl<'a> Sums<'a> {
 }
 
 /// Adds `acc` to what `sums` holds for (`merchant`, `program`).
-fn add<'a>(sums: &mut ByMerchant<'a>, merchant: Id<'a>, program: ProgramId, acc: &SettleAcc) {
+fn add(sums: &mut ByMerchant, merchant: MerchantNo, program: ProgramId, acc: &SettleAcc) {
     // A merchant has a few programs: a short list beats a map keyed by the pair.
     let programs = sums.entry(merchant).or_default();
     match programs.iter_mut().find(|(p, _)| *p == program) {
@@ -101,19 +105,24 @@ fn add<'a>(sums: &mut ByMerchant<'a>, merchant: Id<'a>, program: ProgramId, acc:
 /// The sums of every batch added up per (merchant, program), for the pairs with at least one
 /// settled debit (a reversal is applied only to a settled debit, so this drops nothing), in
 /// `merchant_id` then program order.
-pub(crate) fn settlement<'a>(batches: Vec<Sums<'a>>, threads: usize) -> Vec<(&'a [u8], ProgramId, SettleAcc)> {
-    type Entry<'a> = (Id<'a>, ProgramId, SettleAcc);
+pub(crate) fn settlement<'a>(
+    batches: Vec<Sums>,
+    merchants: &Names<'a>,
+    threads: usize,
+) -> Vec<(&'a [u8], ProgramId, SettleAcc)> {
+    type Entry = (MerchantNo, ProgramId, SettleAcc);
+    let shard_of = |m: MerchantNo| m.index() % shard::SHARDS;
     let bucketed = parallel::map(threads, batches, |sums| {
-        let mut buckets: Vec<Vec<Entry<'a>>> = vec![Vec::new(); shard::SHARDS];
+        let mut buckets: Vec<Vec<Entry>> = vec![Vec::new(); shard::SHARDS];
         for (merchant, programs) in sums.summed {
-            buckets[merchant.shard()].extend(programs.into_iter().map(|(p, acc)| (merchant, p, acc)));
+            buckets[shard_of(merchant)].extend(programs.into_iter().map(|(p, acc)| (merchant, p, acc)));
         }
         for s in sums.listed {
-            buckets[s.merchant.shard()].push((s.merchant, s.program, s.acc()));
+            buckets[shard_of(s.merchant)].push((s.merchant, s.program, s.acc()));
         }
         buckets
     });
-    let mut by_shard: Vec<Vec<Vec<Entry<'a>>>> = (0..shard::SHARDS).map(|_| Vec::new()).collect();
+    let mut by_shard: Vec<Vec<Vec<Entry>>> = (0..shard::SHARDS).map(|_| Vec::new()).collect();
     for buckets in bucketed {
         for (into, bucket) in by_shard.iter_mut().zip(buckets) {
             into.push(bucket);
@@ -125,7 +134,7 @@ pub(crate) fn settlement<'a>(batches: Vec<Sums<'a>>, threads: usize) -> Vec<(&'a
             add(&mut sums, merchant, program, &acc);
         }
         sums.into_iter()
-            .flat_map(|(id, programs)| programs.into_iter().map(move |(p, acc)| (id.bytes, p, acc)))
+            .flat_map(|(m, programs)| programs.into_iter().map(move |(p, acc)| (merchants[m.index()], p, acc)))
             .filter(|(_, _, acc)| acc.debits > 0)
             .collect::<Vec<_>>()
     });
@@ -137,6 +146,7 @@ pub(crate) fn settlement<'a>(batches: Vec<Sums<'a>>, threads: usize) -> Vec<(&'a
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::names::{self, Numbering};
 
     /// (merchant, program, amount, reversal)
     type Row<'a> = (&'a str, ProgramId, Minor, bool);
@@ -145,11 +155,19 @@ mod tests {
         (merchant, program, amount, reversal)
     }
 
-    /// What a batch that settled `entries` sums.
-    fn sums<'a>(entries: &[Row<'a>]) -> Sums<'a> {
+    /// The merchants of `rows` numbered as debits.csv numbers them: per row, and the table.
+    fn numbered<'a>(rows: &[Row<'a>]) -> (Vec<MerchantNo>, Names<'a>) {
+        let mut numbering = Numbering::default();
+        let local: Vec<MerchantNo> = rows.iter().map(|row| numbering.number(row.0.as_bytes())).collect();
+        let (names, tables) = names::merge(vec![numbering]);
+        (local.into_iter().map(|no| names::renumber(no, &tables[0])).collect(), names)
+    }
+
+    /// What a batch that settled `entries` (numbered `nos`) sums.
+    fn sums(entries: &[Row<'_>], nos: &[MerchantNo]) -> Sums {
         let mut sums = Sums::default();
-        for &(merchant, program, amount, reversal) in entries {
-            sums.add(Id::new(&shard::hasher(), merchant.as_bytes()), program, amount, reversal);
+        for (&(_, program, amount, reversal), &no) in entries.iter().zip(nos) {
+            sums.add(no, program, amount, reversal);
         }
         sums
     }
@@ -161,11 +179,12 @@ mod tests {
             names.iter().flat_map(|m| [entry(m, 0, 100, false), entry(m, 0, 30, true)]).collect();
         // A summed merchant met again once the sums are full, under a new program too.
         rows.extend([entry(&names[0], 0, 5, false), entry(&names[0], 1, 7, false)]);
-        let one = sums(&rows);
+        let (nos, merchants) = numbered(&rows);
+        let one = sums(&rows, &nos);
         assert_eq!((one.summed.len(), one.listed.len()), (MERCHANTS_SUMMED, 100));
-        let got = settlement(vec![one], 2);
-        let per_merchant = rows.chunks(2).map(sums).collect();
-        assert_eq!(got, settlement(per_merchant, 1));
+        let got = settlement(vec![one], &merchants, 2);
+        let per_merchant = rows.chunks(2).zip(nos.chunks(2)).map(|(rows, nos)| sums(rows, nos)).collect();
+        assert_eq!(got, settlement(per_merchant, &merchants, 1));
         assert_eq!(got.len(), names.len() + 1);
         let show = |(m, p, acc): &(&[u8], ProgramId, SettleAcc)| {
             (m.to_vec(), *p, acc.gross.to_string(), acc.reversed.to_string(), acc.debits, acc.reversals)
@@ -199,9 +218,10 @@ mod tests {
             (long_a, 0, "150".to_owned(), "0".to_owned(), 2, 0),
             (long_b, 0, "500".to_owned(), "0".to_owned(), 1, 0),
         ];
-        let split = [vec![sums(&entries)], vec![sums(&entries[..3]), sums(&entries[3..])]];
+        let (nos, merchants) = numbered(&entries);
+        let split = [vec![sums(&entries, &nos)], vec![sums(&entries[..3], &nos[..3]), sums(&entries[3..], &nos[3..])]];
         for (lists, threads) in split.into_iter().zip([1, 2]) {
-            let got: Vec<_> = settlement(lists, threads)
+            let got: Vec<_> = settlement(lists, &merchants, threads)
                 .into_iter()
                 .map(|(m, p, acc)| {
                     let (gross, reversed) = (acc.gross.to_string(), acc.reversed.to_string());

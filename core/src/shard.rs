@@ -59,13 +59,18 @@ impl Hash for Id<'_> {
 }
 
 /// Hands an [`Id`]'s hash to the map as it is, rotated so that the bits that chose the shard
-/// (equal for every key of a shard) do not choose the bucket.
+/// (equal for every key of a shard) do not choose the bucket. Also for other keys that hash
+/// themselves to one spread-out `u64` ([`crate::names::MerchantNo`]).
 #[derive(Default)]
 pub(crate) struct IdHasher(u64);
 
+/// Builds an [`IdHasher`].
+pub(crate) type ByHash = std::hash::BuildHasherDefault<IdHasher>;
+
 impl std::hash::Hasher for IdHasher {
     fn write(&mut self, bytes: &[u8]) {
-        // Only `Id` keys reach this hasher, through `write_u64`; fold anything else anyway.
+        // Only keys that hash to one u64 reach this hasher, through `write_u64`; fold anything
+        // else anyway.
         for &b in bytes {
             self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
@@ -79,7 +84,7 @@ impl std::hash::Hasher for IdHasher {
 }
 
 /// A map keyed by [`Id`].
-pub(crate) type IdMap<'a, V> = HashMap<Id<'a>, V, std::hash::BuildHasherDefault<IdHasher>>;
+pub(crate) type IdMap<'a, V> = HashMap<Id<'a>, V, ByHash>;
 
 /// An empty [`IdMap`] with room for `capacity` keys.
 pub(crate) fn id_map<'a, V>(capacity: usize) -> IdMap<'a, V> {

@@ -61,9 +61,9 @@ impl File {
 pub struct Rows<'a>(RowsOf<'a>);
 
 enum RowsOf<'a> {
-    Allocations(ingest::Parsed<ingest::Allocation<'a>>),
-    Debits(ingest::Parsed<ingest::Debit<'a>>),
-    Merchants(ingest::Parsed<ingest::Merchant<'a>>),
+    Allocations(ingest::Parsed<'a, ingest::Allocation<'a>>),
+    Debits(ingest::Parsed<'a, ingest::Debit<'a>>),
+    Merchants(ingest::Parsed<'a, ingest::Merchant<'a>>),
 }
 
 impl Rows<'_> {
@@ -98,7 +98,7 @@ pub fn parse<'a>(
         (File::Merchants, Some(m)) => RowsOf::Merchants(
             ingest::parse_file(&MerchantSpec(rulebook), m.name(), m.bytes(), merchant_arena, threads)?.0,
         ),
-        (File::Merchants, None) => RowsOf::Merchants(ingest::Parsed { rows: Default::default(), rows_read: 0 }),
+        (File::Merchants, None) => RowsOf::Merchants(ingest::Parsed::default()),
     }))
 }
 
@@ -108,7 +108,7 @@ pub fn parse<'a>(
 pub struct Parsed<'a> {
     rulebook: &'a Rulebook,
     ingested: Ingested<'a>,
-    registry: Registry<'a>,
+    registry: Registry,
 }
 
 /// The outcome of identity (rule 1), the input of the card stage (opaque).
@@ -147,7 +147,7 @@ impl<'a> Parsed<'a> {
         threads: usize,
     ) -> Result<Parsed<'a>, Error> {
         let ingested = engine::ingest_all(rulebook, inputs, false, threads, &mut arenas.0)?;
-        let registry = engine::registry(ingested.merchants.as_ref());
+        let registry = engine::registry(ingested.merchants.as_ref(), &ingested.debits.names);
         Ok(Parsed { rulebook, ingested, registry })
     }
 
