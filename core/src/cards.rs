@@ -14,10 +14,11 @@ use crate::money::{Minor, Money, Sum};
 use crate::names::Names;
 use crate::rulebook::{ProgramId, Rulebook};
 use crate::settle::Sums;
-use crate::shard::{IdMap, Keyed, Shard};
+use crate::shard::{ByHash, Headed, Shard};
 use crate::summary::Tally;
 use crate::table::Table;
 use crate::time::Instant;
+use std::collections::HashMap;
 use std::fmt;
 
 /// Kept allocations with what is left of them, as the card stage's batches listed them.
@@ -93,13 +94,18 @@ pub(crate) fn shard<'a>(
 ) -> Result<(), Error> {
     // Cards are worked in any order (every output is sorted later); what matters is that each
     // card's rows are together, then in event order and draw order.
-    let mut cards: IdMap<u32> = crate::shard::id_map(allocation_ids.len() / 2 + debit_ids.len() / 8);
-    let mut card_of = |keyed: &Keyed<'a>| {
+    // Each id's first bytes are read in a loop of independent loads (many cache misses in
+    // flight at once), then the map compares them inline.
+    let headed = |ids: &Shard<'a>| ids.iter().map(|k| Headed::new(k.id)).collect::<Vec<_>>();
+    let (debit_keys, allocation_keys) = (headed(&debit_ids), headed(&allocation_ids));
+    let capacity = allocation_ids.len() / 2 + debit_ids.len() / 8;
+    let mut cards: HashMap<Headed<'a>, u32, ByHash> = HashMap::with_capacity_and_hasher(capacity, ByHash::default());
+    let mut card_of = |key: &Headed<'a>| {
         let next = cards.len() as u32;
-        *cards.entry(keyed.id).or_insert(next)
+        *cards.entry(*key).or_insert(next)
     };
-    let debit_cards: Vec<u32> = debit_ids.iter().map(&mut card_of).collect();
-    let allocation_cards: Vec<u32> = allocation_ids.iter().map(&mut card_of).collect();
+    let debit_cards: Vec<u32> = debit_keys.iter().map(&mut card_of).collect();
+    let allocation_cards: Vec<u32> = allocation_keys.iter().map(&mut card_of).collect();
     let count = cards.len();
     drop(cards);
     let (debit_ids, allocation_ids) = (debit_ids.rows(), allocation_ids.rows());

@@ -11,7 +11,12 @@
 //! exactly. Their order is the order ids were first met in the file, so nothing that is
 //! output may be ordered by number: settlement is sorted by the ids' bytes.
 
-use crate::shard::{self, Id, IdMap};
+use std::collections::HashMap;
+
+use crate::shard::{self, ByHash, Headed, Id};
+
+/// Ids by their number; short ids are compared inline ([`Headed`]), not read again.
+type Numbers<'a> = HashMap<Headed<'a>, u32, ByHash>;
 
 /// A merchant id, by its number in the file's [`Names`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -35,21 +40,21 @@ pub(crate) type Names<'a> = Vec<&'a [u8]>;
 
 /// The ids one chunk met, numbered in the order it met them.
 pub(crate) struct Numbering<'a> {
-    numbers: IdMap<'a, u32>,
-    names: Vec<Id<'a>>,
+    numbers: Numbers<'a>,
+    names: Vec<Headed<'a>>,
     state: ahash::RandomState,
 }
 
 impl Default for Numbering<'_> {
     fn default() -> Self {
-        Numbering { numbers: shard::id_map(0), names: Vec::new(), state: shard::hasher() }
+        Numbering { numbers: Numbers::default(), names: Vec::new(), state: shard::hasher() }
     }
 }
 
 impl<'a> Numbering<'a> {
     /// The chunk's number for `id`.
     pub(crate) fn number(&mut self, id: &'a [u8]) -> MerchantNo {
-        let id = Id::new(&self.state, id);
+        let id = Headed::new(Id::new(&self.state, id));
         let next = self.names.len() as u32;
         let number = *self.numbers.entry(id).or_insert(next);
         if number == next {
@@ -64,7 +69,7 @@ impl<'a> Numbering<'a> {
 /// hold fewer rows ([`crate::limits::ROWS_MAX`] for the whole file).
 pub(crate) fn merge(chunks: Vec<Numbering<'_>>) -> (Names<'_>, Vec<Vec<u32>>) {
     // Room for every chunk's ids at once (as many as there can be), so the map never grows.
-    let mut numbers: IdMap<u32> = shard::id_map(chunks.iter().map(|c| c.names.len()).sum());
+    let mut numbers = Numbers::with_capacity_and_hasher(chunks.iter().map(|c| c.names.len()).sum(), ByHash::default());
     let mut names = Names::new();
     let renumbered = chunks
         .into_iter()
@@ -77,7 +82,7 @@ pub(crate) fn merge(chunks: Vec<Numbering<'_>>) -> (Names<'_>, Vec<Vec<u32>>) {
                     let next = names.len() as u32;
                     let number = *numbers.entry(id).or_insert(next);
                     if number == next {
-                        names.push(id.bytes);
+                        names.push(id.bytes());
                     }
                     number
                 })

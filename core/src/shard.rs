@@ -58,6 +58,42 @@ impl Hash for Id<'_> {
     }
 }
 
+/// An [`Id`] with its first 16 bytes held inline ([`prefix`]): two ids of at most 16 bytes
+/// are told apart or found equal without reading their bytes again. For ids met in random
+/// order (a shard's cards) each such read is a cache miss, and a map compares the id it is
+/// asked with the one it holds: perf at 10M debits put 16% of all samples in that `memcmp`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Headed<'a> {
+    id: Id<'a>,
+    head: u128,
+}
+
+impl<'a> Headed<'a> {
+    pub(crate) fn new(id: Id<'a>) -> Headed<'a> {
+        Headed { id, head: prefix(id.bytes) }
+    }
+
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        self.id.bytes
+    }
+}
+
+impl PartialEq for Headed<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        let (x, y) = (self.id.bytes, other.id.bytes);
+        // Printable ASCII has no zero byte: equal heads and lengths are equal first 16 bytes.
+        self.id.hash == other.id.hash && self.head == other.head && x.len() == y.len() && x.get(16..) == y.get(16..)
+    }
+}
+
+impl Eq for Headed<'_> {}
+
+impl Hash for Headed<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.id.hash);
+    }
+}
+
 /// Hands an [`Id`]'s hash to the map as it is, rotated so that the bits that chose the shard
 /// (equal for every key of a shard) do not choose the bucket. Also for other keys that hash
 /// themselves to one spread-out `u64` ([`crate::names::MerchantNo`]).
@@ -165,4 +201,34 @@ pub(crate) fn prefix(id: &[u8]) -> u128 {
 /// Bytewise order of two ids, mostly decided by an integer comparison.
 pub(crate) fn by_id(x: &[u8], y: &[u8]) -> std::cmp::Ordering {
     prefix(x).cmp(&prefix(y)).then_with(|| x.cmp(y))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headed_ids_are_equal_exactly_when_their_bytes_are() {
+        let state = hasher();
+        let ids: [&[u8]; 7] = [
+            b"C1",
+            b"C10",
+            b"KHS0000000000001",
+            b"KHS00000000000012",
+            b"KHS0000000000001-A-LONGER-ID",
+            b"KHS0000000000001-B-LONGER-ID",
+            b"KHS0000000000001-A-LONGER-ID-",
+        ];
+        for x in ids {
+            for y in ids {
+                let (hx, hy) = (Headed::new(Id::new(&state, x)), Headed::new(Id::new(&state, y)));
+                assert_eq!(hx == hy, x == y, "{:?} {:?}", std::str::from_utf8(x), std::str::from_utf8(y));
+                // Also with equal hashes forced: the inline head, length and tail decide alone.
+                let forced = Headed::new(Id { hash: hx.id.hash, bytes: y });
+                assert_eq!(hx == forced, x == y);
+            }
+        }
+        let copy = b"KHS0000000000001-A-LONGER-ID".to_vec();
+        assert!(Headed::new(Id::new(&state, &copy)) == Headed::new(Id::new(&state, ids[4])));
+    }
 }
