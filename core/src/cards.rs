@@ -24,7 +24,8 @@ use std::fmt;
 /// Kept allocations with what is left of them, as the card stage's batches listed them.
 pub(crate) type Balances<'a> = Table<(Allocation<'a>, Minor)>;
 
-/// Per merchant of debits.csv, by [`MerchantNo`](crate::names::MerchantNo): the programs merchants.csv registers it for.
+/// Per merchant of debits.csv, by [`MerchantNo`](crate::names::MerchantNo): the programs
+/// merchants.csv registers it for.
 pub(crate) type Registry = Vec<Vec<ProgramId>>;
 
 /// What the card stage reads besides the rows.

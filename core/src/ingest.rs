@@ -485,7 +485,8 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
     let mut rejects = Collector::default();
     let mut expected = body;
     let mut newlines = header_newlines;
-    // Per chunk: its rows, and the line ends before it (its rows' lines count from there).
+    // Per chunk: its rows, the line ends before it (its rows' lines count from there) and the
+    // merchant ids it numbered.
     let mut chunks = Vec::with_capacity(outs.len());
     for (k, plan) in plans.iter().enumerate() {
         if plan.start != expected {

@@ -4,8 +4,9 @@
 //! ([`Names`]), not by a pointer into the input. Each chunk's parser numbers the ids it meets
 //! while their bytes are in cache ([`Numbering`]); the chunks' tables are then merged into
 //! the file's, and each chunk's rows renumbered. The card stage then checks registration,
-//! finds near duplicates and sums settlement on numbers, never reading an id's bytes back
-//! from the input (perf at 1M debits: a cache miss per debit, 13% of the run's samples).
+//! finds near duplicates and sums settlement on numbers, reading an id's bytes back from the
+//! input only for a finding's detail and, at the end, to sort settlement (before, a cache
+//! miss per debit: perf at 1M debits put 13% of the run's samples there).
 //!
 //! Equal ids get equal numbers and different ids different ones, so numbers decide equality
 //! exactly. Their order is the order ids were first met in the file, so nothing that is
@@ -65,8 +66,8 @@ impl<'a> Numbering<'a> {
 }
 
 /// The file's table from its chunks' (in file order), and per chunk the file's number of
-/// each of the chunk's numbers (see [`renumber`]). Chunks number fewer than 2^32 ids: they
-/// hold fewer rows ([`crate::limits::ROWS_MAX`] for the whole file).
+/// each of the chunk's numbers (see [`renumber`]). A chunk numbers at most one id per row it
+/// keeps, so 2^32 ids would take 2^32 rows of 128 bytes (512 GiB) in one chunk.
 pub(crate) fn merge(chunks: Vec<Numbering<'_>>) -> (Names<'_>, Vec<Vec<u32>>) {
     // Room for every chunk's ids at once (as many as there can be), so the map never grows.
     let mut numbers = Numbers::with_capacity_and_hasher(chunks.iter().map(|c| c.names.len()).sum(), ByHash::default());

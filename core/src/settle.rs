@@ -13,7 +13,7 @@
 //! at the peak on one thread, 633 MB on two.
 //!
 //! Merchants are keyed by their number in debits.csv ([`MerchantNo`]), so summing never reads
-//! a merchant id's bytes; they are read once per (merchant, program) at the end, to sort.
+//! a merchant id's bytes; they are read only at the end, to sort the (merchant, program) pairs.
 
 use crate::money::{Minor, Sum};
 use crate::names::{MerchantNo, Names};

@@ -25,8 +25,9 @@ pub(crate) fn map<K, V>() -> Map<K, V> {
     HashMap::with_hasher(hasher())
 }
 
-/// An id with its hash, computed once when rows are sharded. Maps keyed by it never hash
-/// the bytes again, and compare them only when the full 64-bit hashes are equal.
+/// An id with its hash, computed once (when rows are sharded, or an id numbered). Maps keyed
+/// by it never hash the bytes again, and compare them only when the full 64-bit hashes are
+/// equal.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Id<'a> {
     pub hash: u64,

@@ -417,8 +417,14 @@ fn an_unterminated_quote_ends_the_run_naming_its_line() {
 #[test]
 fn quoted_line_ends_across_chunk_cuts_read_the_same_with_any_threads() {
     let mut bytes = format!("{DEBIT_HEADER},note\n").into_bytes();
+    // M1 bare and quoted, and two ids with escaped quotes, spread over the chunks: each chunk
+    // numbers the merchants it meets (names.rs), and each id must be one merchant.
+    let merchants: [&[u8]; 4] = [b"M1", b"\"M1\"", b"\"M\"\"Q\"", b"\"M\"\"\"\"Q\""];
     for i in 0..40 {
-        bytes.extend(row(Role::Debits, &[("txn_id", format!("Q{i}").as_bytes()), ("amount", b"1"), ("atc", b"")]));
+        let txn = format!("Q{i}");
+        let over: [(&str, &[u8]); 4] =
+            [("txn_id", txn.as_bytes()), ("amount", b"1"), ("atc", b""), ("merchant_id", merchants[i % 4])];
+        bytes.extend(row(Role::Debits, &over));
         // Lines inside the note that would read as rows if a record started there.
         bytes.extend(b",\"");
         for k in 0..1_000 {
@@ -434,6 +440,8 @@ fn quoted_line_ends_across_chunk_cuts_read_the_same_with_any_threads() {
     assert_eq!(one.findings.iter().filter(|f| f.txn_id.starts_with('X')).count(), 0, "no row read inside a note");
     let lines: Vec<u64> = one.findings.iter().filter(|f| f.txn_id == "Q1").map(|f| f.line).collect();
     assert!(!lines.is_empty() && lines.iter().all(|&l| l == 2 + 1_000 + 2), "{lines:?}");
+    let settled: Vec<(&str, u64)> = one.settlement.iter().map(|s| (s.merchant_id.as_str(), s.debits)).collect();
+    assert_eq!(settled, [("M\"\"Q", 10), ("M\"Q", 10), ("M1", 20)], "each merchant once, whatever its quoting");
     for threads in [2, 3, 8] {
         let other = harness::run(&rulebook, &inputs, threads, false).unwrap();
         assert!(other.files() == one.files(), "{threads} threads read the file differently");
