@@ -73,10 +73,6 @@ impl<'a> Headed<'a> {
     pub(crate) fn new(id: Id<'a>) -> Headed<'a> {
         Headed { id, head: prefix(id.bytes) }
     }
-
-    pub(crate) fn bytes(&self) -> &'a [u8] {
-        self.id.bytes
-    }
 }
 
 impl PartialEq for Headed<'_> {

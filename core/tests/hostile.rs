@@ -1350,7 +1350,7 @@ fn probe(name: &str, threads: usize) -> (u64, u64, u64, String) {
 /// 17.7 x (47 MB in, 5 million findings and 498 MB out); dense-findings 19.4 to 20.1 x (54 MB
 /// in, 8 million findings and 778 MB out, 14.5 times the input); long-card-ids 12.6 to 14.2
 /// x (61 MB in, short-debits with card ids sharing their first 14 bytes); distinct-merchants
-/// 10.6 to 11.3 x (53 MB in, a million settled debits at a million merchants, and a million
+/// 11.6 to 12.1 x (53 MB in, a million settled debits at a million merchants, and a million
 /// findings). The last six bounds are regression guards: memory there follows the number of
 /// findings (40 bytes each plus their texts; README "Memory and limits") and, for the last,
 /// of settlement entries (`settle.rs`).
