@@ -10,8 +10,8 @@ use crate::cards::Balances;
 use crate::finding::{FoundList, Rule};
 use crate::ingest::Allocation;
 use crate::parallel;
-use crate::rulebook::Rulebook;
-use crate::shard;
+use crate::rulebook::{ProgramId, Rulebook};
+use crate::shard::{self, prefix};
 use crate::time::Date;
 
 /// Findings of both rules over the kept allocations (the card walk's balances).
@@ -30,6 +30,11 @@ pub(crate) fn duplicates<'a>(rulebook: &Rulebook, kept: &Balances<'a>, threads: 
     FoundList::gather(found)
 }
 
+/// A kept allocation's place in a shard's order: (group id's first 16 bytes, program,
+/// `valid_from`, owner id's first 16 bytes, `valid_to`, line, row; whether either id is longer
+/// than 16 bytes). The last field never decides: line numbers differ.
+type SortKey = (u128, ProgramId, Date, u128, Date, u64, u32, bool);
+
 fn shard_findings<'a>(rulebook: &Rulebook, kept: &Balances<'a>, rule: Rule, mut ids: Vec<u32>) -> FoundList {
     // group: who must match; owner: who must differ.
     let parts = |a: &Allocation<'a>| -> (&'a [u8], &'a [u8]) {
@@ -38,7 +43,7 @@ fn shard_findings<'a>(rulebook: &Rulebook, kept: &Balances<'a>, rule: Rule, mut 
             _ => (a.household, a.beneficiary),
         }
     };
-    ids.sort_unstable_by(|&x, &y| {
+    let full = |&x: &u32, &y: &u32| {
         let (a, b) = (&kept[x as usize].0, &kept[y as usize].0);
         (parts(a).0, a.program, a.valid_from, parts(a).1, a.valid_to, a.line).cmp(&(
             parts(b).0,
@@ -48,7 +53,26 @@ fn shard_findings<'a>(rulebook: &Rulebook, kept: &Balances<'a>, rule: Rule, mut 
             b.valid_to,
             b.line,
         ))
-    });
+    };
+    // Sorted on keys made with one read of each row, the ids' first 16 bytes standing for
+    // them, rather than by reading rows and ids back at every comparison (a cache miss each:
+    // at 10M debits this stage grew 17 times from 1M). Where ids are longer, a run of equal
+    // first bytes is sorted again in the full order.
+    let mut keyed: Vec<SortKey> = ids
+        .iter()
+        .map(|&i| {
+            let a = &kept[i as usize].0;
+            let (group, owner) = parts(a);
+            let long = group.len() > 16 || owner.len() > 16;
+            (prefix(group), a.program, a.valid_from, prefix(owner), a.valid_to, a.line, i, long)
+        })
+        .collect();
+    keyed.sort_unstable();
+    for run in keyed.chunk_by_mut(|x, y| x.0 == y.0).filter(|run| run.len() > 1 && run.iter().any(|k| k.7)) {
+        run.sort_unstable_by(|x, y| full(&x.6, &y.6));
+    }
+    ids.clear();
+    ids.extend(keyed.iter().map(|k| k.6));
     let mut findings = FoundList::default();
     let same_group = |&x: &u32, &y: &u32| {
         let (a, b) = (&kept[x as usize].0, &kept[y as usize].0);

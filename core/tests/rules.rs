@@ -890,6 +890,28 @@ fn duplicate_beneficiary_on_overlapping_dates_of_another_card() {
 }
 
 #[test]
+fn duplicate_beneficiary_tells_long_ids_apart_past_their_first_16_bytes() {
+    // 19-byte beneficiary ids sharing their first 18 bytes, and card ids sharing their first
+    // 17: ...01A on two cards overlaps; ...01B and ...01C are on one card each. Rows are
+    // interleaved, so a sort that grouped them by their first 16 bytes alone would mix them.
+    let report = run(
+        BASE,
+        "CARD-000000000001X,357100000000000001A,,BPNTD,2022-08-01,2022-08-31,100000\n\
+         CARD-000000000001Y,357100000000000001B,,BPNTD,2022-08-01,2022-08-31,100000\n\
+         CARD-000000000001Z,357100000000000001A,,BPNTD,2022-08-15,2022-09-30,100000\n\
+         CARD-000000000001W,357100000000000001C,,BPNTD,2022-08-01,2022-08-31,100000\n",
+        "",
+    );
+    assert_eq!(
+        findings(&report),
+        [
+            ("DUPLICATE_BENEFICIARY", "", "CARD-000000000001X", "BPNTD", 2),
+            ("DUPLICATE_BENEFICIARY", "", "CARD-000000000001Z", "BPNTD", 4)
+        ]
+    );
+}
+
+#[test]
 fn duplicate_household_only_for_per_household_programs_and_a_non_empty_household() {
     let rulebook = r#"{"timezone": "+07:00", "programs": [
         {"code": "BPNTD", "per_household": true}, {"code": "ASLUT", "per_household": false}]}"#;
