@@ -99,7 +99,7 @@ fn stages(c: &mut Criterion) {
 
     walked.add(parsed.bulk_drain(&walked, 2));
     walked.add(parsed.beneficiaries(&walked, 2));
-    let report = parsed.clone().assemble(walked.clone()).expect("the cycle reconciles");
+    let report = parsed.clone().assemble(walked.clone(), 2).expect("the cycle reconciles");
     let rows = (report.findings.len() + report.settlement.len() + report.balances.len() + report.rejects.len()) as u64;
 
     let mut group = new_group(c, "assemble", Throughput::Elements(rows));
@@ -107,7 +107,7 @@ fn stages(c: &mut Criterion) {
         timed(
             b,
             || (parsed.clone(), walked.clone()),
-            |(parsed, walked)| parsed.assemble(walked).expect("it reconciles"),
+            |(parsed, walked)| parsed.assemble(walked, 1).expect("it reconciles"),
         )
     });
     group.finish();

@@ -178,7 +178,7 @@ pub fn reconcile(rulebook: &Rulebook, inputs: &Inputs, options: &Options) -> Res
     walked.found.append(beneficiary::duplicates(rulebook, &walked.balances, threads));
 
     options.enter(Stage::Report)?;
-    assemble(rulebook, ingested, walked)
+    assemble(rulebook, ingested, walked, threads)
 }
 
 /// The three files, parsed, and every rejected row (sorted by file and line).
@@ -351,7 +351,12 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// Conservation, and the report's rows in SPEC order (settlement was summed with the cards).
-pub(crate) fn assemble(rulebook: &Rulebook, mut ingested: Ingested<'_>, walked: Walked<'_>) -> Result<Report, Error> {
+pub(crate) fn assemble(
+    rulebook: &Rulebook,
+    mut ingested: Ingested<'_>,
+    walked: Walked<'_>,
+    threads: usize,
+) -> Result<Report, Error> {
     // The parsed debits are done with: freed before the report's rows are made, so that the
     // two are never held at once (at 10M debits, sampled RSS showed that moment as the run's
     // peak while the 1.4 GB of parsed debits were held).
@@ -375,7 +380,7 @@ pub(crate) fn assemble(rulebook: &Rulebook, mut ingested: Ingested<'_>, walked: 
     let codes = rulebook.programs.iter().map(|p| Box::from(p.code())).collect();
     let findings = findings_in_order(walked.found, codes);
     debug_assert!(findings.iter().zip(findings.iter().skip(1)).all(|(x, y)| x.sort_key() <= y.sort_key()));
-    let balances = balance_rows(&walked.balances, rulebook);
+    let balances = balance_rows(&walked.balances, rulebook, threads);
     drop(walked.balances);
     let summary = Summary {
         currency_scale: scale,
@@ -412,7 +417,7 @@ fn finding_counts(rulebook: &Rulebook, found: &[Found]) -> Vec<BTreeMap<String, 
 /// at the cost of scratch memory for half the keys. Each run of equal first bytes (cards
 /// sharing them) is then sorted on its full key. Reading the rows in merged order reads each
 /// batch front to back.
-fn balance_rows(balances: &Balances<'_>, rulebook: &Rulebook) -> Vec<Balance> {
+fn balance_rows(balances: &Balances<'_>, rulebook: &Rulebook, threads: usize) -> Vec<Balance> {
     let mut order: Vec<(u128, u32)> =
         balances.iter().enumerate().map(|(i, (a, _))| (prefix(a.card), i as u32)).collect();
     order.sort();
@@ -432,7 +437,12 @@ fn balance_rows(balances: &Balances<'_>, rulebook: &Rulebook) -> Vec<Balance> {
             remaining: Money::of(remaining, scale),
         }
     };
-    order.iter().map(row).collect()
+    // Made on every thread, a slice of the order each: one String per id, a cache miss per
+    // row read (at 10M debits 1.26M rows, 0.5 s on one thread).
+    let parts = parallel::map(threads, parallel::slices(order.len(), threads), |(start, end)| {
+        order[start..end].iter().map(row).collect::<Vec<_>>()
+    });
+    parts.into_iter().flatten().collect()
 }
 
 /// Rows read and rejected, and the SHA-256, of each input file.

@@ -186,7 +186,7 @@ impl<'a> Parsed<'a> {
     /// Settlement, conservation and the report's rows (give it a walk to which the findings of
     /// bulk drain and beneficiaries were [added](Walked::add)). Consumes its inputs, as a run
     /// does.
-    pub fn assemble(self, walked: Walked<'a>) -> Result<Report, Error> {
-        engine::assemble(self.rulebook, self.ingested, walked.0)
+    pub fn assemble(self, walked: Walked<'a>, threads: usize) -> Result<Report, Error> {
+        engine::assemble(self.rulebook, self.ingested, walked.0, threads)
     }
 }

@@ -976,3 +976,32 @@ fn orphan_reversal_finds_its_original_anywhere_in_a_large_file() {
     assert_eq!(orphans, [("ORPHAN_REVERSAL", "R1", "C1", "BPNTD", 2), ("DUPLICATE_TXN", "TX", "C2", "BPNTD", 35_004)]);
     assert_eq!(detail(&report, Rule::OrphanReversal, "R1"), "original TX is a debit of another card");
 }
+
+/// balances.csv is rendered in blocks of rows on every core (report.rs): with more than two
+/// blocks' worth of allocations, listed in reverse, the file is still every balance once, in
+/// card order, each line as its row reads.
+#[test]
+fn balances_csv_of_many_blocks_lists_every_balance_once_in_order() {
+    let cards = 40_000;
+    let allocations: String =
+        (0..cards).rev().map(|i| format!("C{i:06},B{i:06},,ASLUT,2022-08-01,2022-08-31,{}\n", 100 + i)).collect();
+    let report = run(BASE, &allocations, "T1,debit,,C000007,ASLUT,30,2022-08-06 10:15:00,M1,E,pos,,\n");
+    assert_eq!(report.balances.len(), cards);
+    let files = report.files();
+    let text = std::str::from_utf8(&files.iter().find(|f| f.name == "balances.csv").expect("balances.csv").bytes)
+        .expect("UTF-8")
+        .to_owned();
+    let mut expected = String::from("card_id,program,valid_from,valid_to,allocated,spent,remaining\n");
+    for (i, b) in report.balances.iter().enumerate() {
+        assert_eq!(b.card_id, format!("C{i:06}"));
+        let line = [b.card_id.clone(), b.program.clone(), b.valid_from.to_string(), b.valid_to.to_string()]
+            .into_iter()
+            .chain([&b.allocated, &b.spent, &b.remaining].map(|m| m.to_string()))
+            .collect::<Vec<_>>()
+            .join(",");
+        expected.push_str(&line);
+        expected.push('\n');
+    }
+    assert!(text == expected, "balances.csv differs from its rows");
+    assert!(text.contains("\nC000007,ASLUT,2022-08-01,2022-08-31,107.00,30.00,77.00\n"));
+}
