@@ -127,7 +127,9 @@ pub trait Observer: Send + Sync {
 #[derive(Clone, Default)]
 pub struct Options {
     /// Threads to use; 0 means every core. The report is the same whatever the number. With
-    /// more than one, one more thread hashes the input files while they are parsed.
+    /// more than one, one more thread hashes the input files while they are parsed. (Not
+    /// counted here: [`Source::from_path`] reads a large file, and `Report::write` and
+    /// `Report::files` render balances.csv, on up to 4 cores.)
     pub threads: usize,
     /// Stop at the first bad row (as an [`Error::BadRow`]) instead of rejecting it.
     pub strict: bool,
@@ -416,7 +418,7 @@ fn finding_counts(rulebook: &Rulebook, found: &[Found]) -> Vec<BTreeMap<String, 
 /// stable sort finds runs and merges them, where the unstable one would sort from scratch,
 /// at the cost of scratch memory for half the keys. Each run of equal first bytes (cards
 /// sharing them) is then sorted on its full key. Reading the rows in merged order reads each
-/// batch front to back.
+/// batch front to back. The rows are then made on every thread, a slice of the order each.
 fn balance_rows(balances: &Balances<'_>, rulebook: &Rulebook, threads: usize) -> Vec<Balance> {
     let mut order: Vec<(u128, u32)> =
         balances.iter().enumerate().map(|(i, (a, _))| (prefix(a.card), i as u32)).collect();

@@ -231,7 +231,8 @@ impl Report {
     /// and holds the SHA-256 of the other four.
     ///
     /// The files are built in memory; [`write`](Self::write) streams them to disk instead.
-    /// Either way balances.csv, most of the bytes, is rendered on every core.
+    /// Either way balances.csv, most of the bytes, is rendered on up to 4 cores (one on
+    /// wasm32).
     pub fn files(&self) -> Vec<OutputFile> {
         let mut files = Vec::with_capacity(CSV_FILES.len() + 1);
         let digests = self
@@ -252,8 +253,8 @@ impl Report {
     /// renamed into place, so `dir` is never half-written.
     ///
     /// Each CSV file is rendered straight to disk and hashed as it goes, so memory does
-    /// not grow with the size of the output (balances.csv is rendered on every core, a few
-    /// blocks of 16,384 rows at a time).
+    /// not grow with the size of the output (balances.csv is rendered on up to 4 cores, one
+    /// block of 16,384 rows each at a time).
     pub fn write(&self, dir: &Path, replace: bool) -> Result<(), Error> {
         write_folder_with(dir, replace, |temp| {
             let digests = self.render_csvs(
@@ -332,11 +333,12 @@ impl Report {
     }
 
     /// balances.csv is most of a report's bytes (9 of 11 MB at 1M debits, one row per
-    /// allocation), so its rows are rendered in blocks on every core, a few blocks at a time,
+    /// allocation), so its rows are rendered in blocks on up to 4 cores, a block each at a time,
     /// and written in order.
     fn balances_csv(&self, out: &mut CsvOut<'_>) -> io::Result<()> {
         out.row(&["card_id", "program", "valid_from", "valid_to", "allocated", "spent", "remaining"])?;
-        let threads = parallel::threads(0);
+        // At most 4, as for reading a file: memory holds a block per thread.
+        let threads = parallel::threads(0).min(4);
         for window in self.balances.chunks(BALANCES_PER_BLOCK * threads) {
             let blocks = parallel::map(threads, window.chunks(BALANCES_PER_BLOCK).collect(), |balances| {
                 let mut text = String::with_capacity(balances.len() * 80);
