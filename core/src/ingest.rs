@@ -171,7 +171,7 @@ const PIECES_FROM_BYTES: u64 = 16 << 20;
 fn read_in_pieces(mut file: &std::fs::File, len: u64) -> Option<Vec<u8>> {
     use std::io::Seek;
     use std::os::unix::fs::FileExt;
-    let threads = parallel::threads(0).min(4);
+    let threads = parallel::file_threads();
     if len < PIECES_FROM_BYTES || threads < 2 {
         return None;
     }
@@ -485,9 +485,10 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
     let mut rejects = Collector::default();
     let mut expected = body;
     let mut newlines = header_newlines;
-    // Per chunk: its rows, the line ends before it (its rows' lines count from there) and the
-    // merchant ids it numbered.
+    // Per chunk: its rows with the line ends before it (its rows' lines count from there),
+    // and apart, the merchant ids it numbered.
     let mut chunks = Vec::with_capacity(outs.len());
+    let mut numberings = Vec::with_capacity(outs.len());
     for (k, plan) in plans.iter().enumerate() {
         if plan.start != expected {
             // The cut fell inside a record (a quoted line end): parse again from where the
@@ -516,7 +517,8 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
             ));
         }
         out.rejects.shift_lines(newlines);
-        chunks.push((std::mem::take(&mut out.rows), newlines, std::mem::take(&mut out.names)));
+        chunks.push((std::mem::take(&mut out.rows), newlines));
+        numberings.push(std::mem::take(&mut out.names));
         rejects.append(std::mem::take(&mut out.rejects));
         newlines += out.newlines;
         expected = out.end;
@@ -526,8 +528,6 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
         return Err(Error::limit(file, None, format!("{rows_read} rows, at most {} allowed", limits::ROWS_MAX)));
     }
     drop(outs);
-    let (chunks, numberings): (Vec<_>, Vec<_>) =
-        chunks.into_iter().map(|(rows, newlines, names)| ((rows, newlines), names)).unzip();
     let (names, numbers) = names::merge(numberings);
     let chunks = chunks.into_iter().zip(numbers).collect();
     let chunks =

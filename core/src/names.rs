@@ -57,13 +57,18 @@ impl<'a> Numbering<'a> {
     /// The chunk's number for `id`.
     pub(crate) fn number(&mut self, id: &'a [u8]) -> MerchantNo {
         let id = Id::new(&self.state, id);
-        let next = self.names.len() as u32;
-        let number = *self.numbers.entry(Headed::new(id)).or_insert(next);
-        if number == next {
-            self.names.push(id);
-        }
-        MerchantNo(number)
+        MerchantNo(number_of(&mut self.numbers, &mut self.names, id, id))
     }
+}
+
+/// The number of `id` in `numbers`; a new id gets the next one, and `name` is listed at it.
+fn number_of<'a, N>(numbers: &mut Numbers<'a>, names: &mut Vec<N>, id: Id<'a>, name: N) -> u32 {
+    let next = names.len() as u32;
+    let number = *numbers.entry(Headed::new(id)).or_insert(next);
+    if number == next {
+        names.push(name);
+    }
+    number
 }
 
 /// The file's table from its chunks' (in file order), and per chunk the file's number of
@@ -77,18 +82,7 @@ pub(crate) fn merge(chunks: Vec<Numbering<'_>>) -> (Names<'_>, Vec<Vec<u32>>) {
         .into_iter()
         .map(|chunk| {
             drop(chunk.numbers);
-            chunk
-                .names
-                .into_iter()
-                .map(|id| {
-                    let next = names.len() as u32;
-                    let number = *numbers.entry(Headed::new(id)).or_insert(next);
-                    if number == next {
-                        names.push(id.bytes);
-                    }
-                    number
-                })
-                .collect()
+            chunk.names.into_iter().map(|id| number_of(&mut numbers, &mut names, id, id.bytes)).collect()
         })
         .collect();
     (names, renumbered)

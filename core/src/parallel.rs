@@ -19,6 +19,13 @@ pub(crate) fn threads(requested: usize) -> usize {
     }
 }
 
+/// Threads for work on whole files that runs outside a run's [`crate::Options`] (reading an
+/// input file in pieces, rendering balances.csv): every core, at most 4, so that what is
+/// held per thread stays small on a large machine.
+pub(crate) fn file_threads() -> usize {
+    threads(0).min(4)
+}
+
 /// `0..count` cut into about one slice per thread (at least 16,384 items each, so that small
 /// inputs are not split into work items too small to pay for a thread).
 pub(crate) fn slices(count: usize, threads: usize) -> Vec<(usize, usize)> {

@@ -337,8 +337,7 @@ impl Report {
     /// and written in order.
     fn balances_csv(&self, out: &mut CsvOut<'_>) -> io::Result<()> {
         out.row(&["card_id", "program", "valid_from", "valid_to", "allocated", "spent", "remaining"])?;
-        // At most 4, as for reading a file: memory holds a block per thread.
-        let threads = parallel::threads(0).min(4);
+        let threads = parallel::file_threads();
         for window in self.balances.chunks(BALANCES_PER_BLOCK * threads) {
             let blocks = parallel::map(threads, window.chunks(BALANCES_PER_BLOCK).collect(), |balances| {
                 let mut text = String::with_capacity(balances.len() * 80);
