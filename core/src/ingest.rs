@@ -2,8 +2,9 @@
 //!
 //! Columns are found by header name. Each row is checked column by column in SPEC order and
 //! the first failing column names the reject. A row is either used or rejected, so rows read
-//! = rows used + rows rejected, per file. Ids borrow from the input bytes (a quoted id with
-//! `""` escapes is unescaped into a per-chunk arena).
+//! = rows used + rows rejected, per file. The ids a row keeps are copied into its chunk's
+//! arena, so the rows do not hold on to the input: a caller may let the input go once it is
+//! parsed (a mapped file's pages are given back as they are read, see [`crate::engine`]).
 
 use std::path::Path;
 
@@ -215,18 +216,22 @@ pub(crate) trait RowSpec: Sync {
     fn place(row: &mut Self::Row<'_>, newlines: u64, numbers: &[u32]);
 }
 
-/// The fields of one record, by SPEC column index.
+/// The fields of one record, by SPEC column index: values borrowed for the record (`'r`),
+/// ids copied into the chunk's arena (`'a`).
 pub(crate) struct Fields<'a, 'r> {
-    data: &'a [u8],
+    data: &'r [u8],
     spans: &'r [Span],
     map: &'r [Option<usize>],
+    /// Where the record's quoted values with `""` escapes are undone.
+    scratch: &'r Bump,
+    /// Where the ids the row keeps are copied.
     arena: &'a Bump,
 }
 
-impl<'a> Fields<'a, '_> {
+impl<'a, 'r> Fields<'a, 'r> {
     /// The value of SPEC column `col` (empty for an absent optional column).
     #[inline]
-    pub(crate) fn get(&self, col: usize) -> Result<&'a [u8], (usize, String)> {
+    pub(crate) fn get(&self, col: usize) -> Result<&'r [u8], (usize, String)> {
         let Some(index) = self.map[col] else { return Ok(b"") };
         let span = self.spans[index];
         if span.malformed {
@@ -235,23 +240,41 @@ impl<'a> Fields<'a, '_> {
                 "malformed quotes: a quote inside an unquoted field, or text after a closing quote".into(),
             ));
         }
-        Ok(csvread::field_bytes(self.data, span, self.arena))
+        Ok(csvread::field_bytes(self.data, span, self.scratch))
     }
 
-    /// An id: 1 to 64 bytes of printable ASCII.
-    pub(crate) fn id(&self, col: usize) -> Result<&'a [u8], (usize, String)> {
+    /// An id (1 to 64 bytes of printable ASCII), checked but not kept.
+    pub(crate) fn checked_id(&self, col: usize) -> Result<&'r [u8], (usize, String)> {
         let value = self.get(col)?;
         check_id(value).map_err(|reason| (col, reason))?;
         Ok(value)
     }
 
-    /// An id, or empty.
-    pub(crate) fn optional_id(&self, col: usize) -> Result<&'a [u8], (usize, String)> {
+    /// An id, or empty, checked but not kept.
+    pub(crate) fn checked_optional_id(&self, col: usize) -> Result<&'r [u8], (usize, String)> {
         let value = self.get(col)?;
         if !value.is_empty() {
             check_id(value).map_err(|reason| (col, reason))?;
         }
         Ok(value)
+    }
+
+    /// An id, kept in the chunk's arena.
+    pub(crate) fn id(&self, col: usize) -> Result<&'a [u8], (usize, String)> {
+        self.checked_id(col).map(|value| self.keep(value))
+    }
+
+    /// Numbers a merchant id in the chunk's `names` (copied into the arena when new).
+    pub(crate) fn number(&self, names: &mut Numbering<'a>, id: &[u8]) -> MerchantNo {
+        names.number(id, self.arena)
+    }
+
+    /// A value (checked) kept in the chunk's arena: the row then does not borrow the input.
+    pub(crate) fn keep(&self, value: &[u8]) -> &'a [u8] {
+        if value.is_empty() {
+            return b"";
+        }
+        self.arena.alloc_slice_copy(value)
     }
 }
 
@@ -305,9 +328,9 @@ impl RowSpec for AllocationSpec<'_> {
         line: u64,
         _: &mut Numbering<'a>,
     ) -> Result<Allocation<'a>, (usize, String)> {
-        let card = f.id(0)?;
-        let beneficiary = f.id(1)?;
-        let household = f.optional_id(2)?;
+        let card = f.checked_id(0)?;
+        let beneficiary = f.checked_id(1)?;
+        let household = f.checked_optional_id(2)?;
         let program = program(self.0, f, 3)?;
         let valid_from = Date::parse(f.get(4)?).map_err(|r| (4, r))?;
         let valid_to = Date::parse(f.get(5)?).map_err(|r| (5, r))?;
@@ -315,6 +338,7 @@ impl RowSpec for AllocationSpec<'_> {
             return Err((5, format!("valid_to {valid_to} is before valid_from {valid_from}")));
         }
         let amount = money_at(self.0, f, 6)?;
+        let (card, beneficiary, household) = (f.keep(card), f.keep(beneficiary), f.keep(household));
         Ok(Allocation { line, card, beneficiary, household, program, valid_from, valid_to, amount })
     }
 
@@ -350,7 +374,7 @@ impl RowSpec for DebitSpec<'_> {
         line: u64,
         names: &mut Numbering<'a>,
     ) -> Result<Debit<'a>, (usize, String)> {
-        let txn = f.id(0)?;
+        let txn = f.checked_id(0)?;
         let kind = match f.get(1)? {
             b"" | b"debit" => Kind::Debit,
             b"reversal" => Kind::Reversal,
@@ -362,16 +386,16 @@ impl RowSpec for DebitSpec<'_> {
                 if f.get(2)?.is_empty() {
                     return Err((2, "required on a reversal: the txn_id of the debit it reverses".into()));
                 }
-                f.id(2)?
+                f.checked_id(2)?
             }
         };
-        let card = f.id(3)?;
+        let card = f.checked_id(3)?;
         let program = program(self.0, f, 4)?;
         let amount = money_at(self.0, f, 5)?;
         let instant = parse_instant(f.get(6)?, self.0.timezone).map_err(|r| (6, r))?;
         let (merchant, terminal) = match kind {
-            Kind::Debit => (f.id(7)?, f.id(8)?),
-            Kind::Reversal => (f.optional_id(7)?, f.optional_id(8)?),
+            Kind::Debit => (f.checked_id(7)?, f.checked_id(8)?),
+            Kind::Reversal => (f.checked_optional_id(7)?, f.checked_optional_id(8)?),
         };
         let channel =
             match (f.get(9)?, kind) {
@@ -392,8 +416,9 @@ impl RowSpec for DebitSpec<'_> {
                     (11, format!("atc '{}' is not a whole number from 0 to 65535", money::show(text)))
                 })?),
             };
-        // Numbered last, so that the table holds no id of a rejected row.
-        let merchant = names.number(merchant);
+        // Kept last, so that the arena and the table hold no id of a rejected row.
+        let (txn, original, card, terminal) = (f.keep(txn), f.keep(original), f.keep(card), f.keep(terminal));
+        let merchant = f.number(names, merchant);
         Ok(Debit { line, txn, kind, original, card, program, amount, instant, merchant, terminal, channel, mcc, atc })
     }
 
@@ -460,12 +485,12 @@ struct ChunkOut<'a, R> {
     unterminated: Option<csvread::Unterminated>,
 }
 
-/// Parses one file in parallel chunks. `file` names it in errors; `arenas` hold unescaped
-/// ids and must outlive the rows.
+/// Parses one file in parallel chunks. `file` names it in errors; `arenas` hold the rows' ids
+/// and must outlive the rows (`data` need not).
 pub(crate) fn parse_file<'a, S: RowSpec>(
     spec: &S,
     file: &str,
-    data: &'a [u8],
+    data: &[u8],
     arenas: &'a mut Vec<Bump>,
     threads: usize,
 ) -> Result<(Parsed<'a, S::Row<'a>>, Collector), Error> {
@@ -542,7 +567,7 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
 
 fn parse_chunk<'a, S: RowSpec>(
     spec: &S,
-    data: &'a [u8],
+    data: &[u8],
     start: usize,
     stop: usize,
     header: &Header,
@@ -551,6 +576,7 @@ fn parse_chunk<'a, S: RowSpec>(
     let mut cursor = Cursor::new(data, start, limits::COLUMNS_MAX);
     let mut spans = Vec::with_capacity(header.fields + 1);
     let fields_expected = header.fields;
+    let mut scratch = Bump::new();
     let mut out = ChunkOut {
         rows: Vec::new(),
         names: Numbering::default(),
@@ -578,8 +604,10 @@ fn parse_chunk<'a, S: RowSpec>(
             let reason = format!("{count} field{plural}, expected {fields_expected} as in the header");
             out.rejects.push(S::KIND, line, None, reason);
         } else {
-            let fields = Fields { data, spans: &spans, map: &header.map, arena };
-            match spec.parse(&fields, line, &mut out.names) {
+            let fields = Fields { data, spans: &spans, map: &header.map, scratch: &scratch, arena };
+            let parsed = spec.parse(&fields, line, &mut out.names);
+            scratch.reset();
+            match parsed {
                 Ok(row) => {
                     if out.rows.is_empty() {
                         reserve_rows(&mut out.rows, stop - start, at.len);

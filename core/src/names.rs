@@ -1,12 +1,13 @@
 //! Merchant ids of debits.csv, numbered while the file is parsed.
 //!
 //! A debit names its merchant by number ([`MerchantNo`]) in the file's table of merchant ids
-//! ([`Names`]), not by a pointer into the input. Each chunk's parser numbers the ids it meets
-//! while their bytes are in cache ([`Numbering`]); the chunks' tables are then merged into
-//! the file's, and each chunk's rows renumbered. The card stage then checks registration,
-//! finds near duplicates and sums settlement on numbers, reading an id's bytes back from the
-//! input only for a finding's detail and, at the end, to sort settlement (before, a cache
-//! miss per debit: perf at 1M debits put 13% of the run's samples there).
+//! ([`Names`]), not by a pointer to its bytes. Each chunk's parser numbers the ids it meets
+//! while their bytes are in cache ([`Numbering`]), keeping one copy of each in the chunk's
+//! arena; the chunks' tables are then merged into the file's, and each chunk's rows
+//! renumbered. The card stage then checks registration, finds near duplicates and sums
+//! settlement on numbers, reading an id's bytes only for a finding's detail and, at the end,
+//! to sort settlement (before, a cache miss per debit: perf at 1M debits put 13% of the run's
+//! samples there).
 //!
 //! Equal ids get equal numbers and different ids different ones, so numbers decide equality
 //! exactly. Their order is the order ids were first met in the file, so nothing that is
@@ -54,9 +55,17 @@ impl Default for Numbering<'_> {
 }
 
 impl<'a> Numbering<'a> {
-    /// The chunk's number for `id`.
-    pub(crate) fn number(&mut self, id: &'a [u8]) -> MerchantNo {
-        let id = Id::new(&self.state, id);
+    /// The chunk's number for `id`, which is copied into `arena` the first time it is met
+    /// (the rows outlive the input).
+    pub(crate) fn number(&mut self, id: &[u8], arena: &'a bumpalo::Bump) -> MerchantNo {
+        let probe = Id::new(&self.state, id);
+        // Looked up as it is (a shared map may be read with shorter-lived keys); only a new
+        // id is copied and hashed into the map again.
+        let numbers: &HashMap<Headed<'_>, u32, ByHash> = &self.numbers;
+        if let Some(&number) = numbers.get(&Headed::new(probe)) {
+            return MerchantNo(number);
+        }
+        let id = Id { hash: probe.hash, bytes: &*arena.alloc_slice_copy(id) };
         MerchantNo(number_of(&mut self.numbers, &mut self.names, id, id))
     }
 }
@@ -100,11 +109,12 @@ mod tests {
     #[test]
     fn equal_ids_get_one_number_across_chunks_and_different_ids_different_ones() {
         let chunks = [vec!["M2", "M1", "M2"], vec!["M3", "M1"], vec![]];
+        let arena = bumpalo::Bump::new();
         let mut numberings: Vec<Numbering<'_>> = Vec::new();
         let mut local: Vec<Vec<MerchantNo>> = Vec::new();
         for ids in &chunks {
             let mut numbering = Numbering::default();
-            local.push(ids.iter().map(|id| numbering.number(id.as_bytes())).collect());
+            local.push(ids.iter().map(|id| numbering.number(id.as_bytes(), &arena)).collect());
             numberings.push(numbering);
         }
         assert_eq!(local[0][0], local[0][2]);

@@ -156,10 +156,11 @@ mod tests {
         (merchant, program, amount, reversal)
     }
 
-    /// The merchants of `rows` numbered as debits.csv numbers them: per row, and the table.
-    fn numbered<'a>(rows: &[Row<'a>]) -> (Vec<MerchantNo>, Names<'a>) {
+    /// The merchants of `rows` numbered as debits.csv numbers them (ids copied into `arena`):
+    /// per row, and the table.
+    fn numbered<'a>(rows: &[Row<'_>], arena: &'a bumpalo::Bump) -> (Vec<MerchantNo>, Names<'a>) {
         let mut numbering = Numbering::default();
-        let local: Vec<MerchantNo> = rows.iter().map(|row| numbering.number(row.0.as_bytes())).collect();
+        let local: Vec<MerchantNo> = rows.iter().map(|row| numbering.number(row.0.as_bytes(), arena)).collect();
         let (names, tables) = names::merge(vec![numbering]);
         (local.into_iter().map(|no| names::renumber(no, &tables[0])).collect(), names)
     }
@@ -180,7 +181,8 @@ mod tests {
             names.iter().flat_map(|m| [entry(m, 0, 100, false), entry(m, 0, 30, true)]).collect();
         // A summed merchant met again once the sums are full, under a new program too.
         rows.extend([entry(&names[0], 0, 5, false), entry(&names[0], 1, 7, false)]);
-        let (nos, merchants) = numbered(&rows);
+        let arena = bumpalo::Bump::new();
+        let (nos, merchants) = numbered(&rows, &arena);
         let one = sums(&rows, &nos);
         assert_eq!((one.summed.len(), one.listed.len()), (MERCHANTS_SUMMED, 100));
         let got = settlement(vec![one], &merchants, 2);
@@ -219,7 +221,8 @@ mod tests {
             (long_a, 0, "150".to_owned(), "0".to_owned(), 2, 0),
             (long_b, 0, "500".to_owned(), "0".to_owned(), 1, 0),
         ];
-        let (nos, merchants) = numbered(&entries);
+        let arena = bumpalo::Bump::new();
+        let (nos, merchants) = numbered(&entries, &arena);
         let split = [vec![sums(&entries, &nos)], vec![sums(&entries[..3], &nos[..3]), sums(&entries[3..], &nos[3..])]];
         for (lists, threads) in split.into_iter().zip([1, 2]) {
             let got: Vec<_> = settlement(lists, &merchants, threads)

@@ -4,8 +4,8 @@
 //! `benches/` may use it. It holds no logic of its own: every function calls the engine's
 //! own stage function, so a bench times exactly the code a run executes.
 //!
-//! Rows borrow the input bytes and the arenas of unescaped ids, so a bench keeps an
-//! [`Arenas`] and the [`Inputs`] alive, builds a [`Parsed`] once, outside the timed region,
+//! Rows borrow the arenas their ids are copied into, so a bench keeps an [`Arenas`] (and the
+//! [`Inputs`]) alive, builds a [`Parsed`] once, outside the timed region,
 //! and hands each stage what the stage before it produced. Stages that consume their input
 //! (the cards take the identity outcome, the report takes everything) get a fresh one from a
 //! clone or a re-run made outside the timed region (criterion's `iter_batched`).
@@ -19,7 +19,7 @@ use crate::report::Report;
 use crate::rulebook::Rulebook;
 use crate::{beneficiary, drain, identity};
 
-/// Storage for the ids the parser unescapes, one per input file; must outlive the rows.
+/// Storage for the ids the parser keeps, one per input file; must outlive the rows.
 #[derive(Default)]
 pub struct Arenas([Vec<bumpalo::Bump>; 3]);
 
