@@ -50,7 +50,7 @@ fn stages(c: &mut Criterion) {
     let id = |threads: usize| BenchmarkId::new(format!("threads_{threads}"), debits);
 
     for file in File::ALL {
-        let bytes = file.bytes(inputs).len() as u64;
+        let bytes = file.len(inputs) as u64;
         let mut group = new_group(c, &format!("parse_{}", file.as_str()), Throughput::Bytes(bytes));
         for threads in [1, 2] {
             // Rows borrow their arenas, so criterion's batching cannot hold them: time by hand.

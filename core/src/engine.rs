@@ -17,52 +17,12 @@ use crate::ingest::{self, Allocation, AllocationSpec, Debit, DebitSpec, FileKind
 use crate::money::Money;
 use crate::names::Names;
 use crate::rejects::Rejects;
-use crate::report::{self, Balance, InputSummary, Report, Settlement, Summary};
+use crate::report::{Balance, InputSummary, Report, Settlement, Summary};
 use crate::rulebook::{ProgramId, Rulebook};
 use crate::settle::{self, SettleAcc};
 use crate::shard::{self, prefix};
-use crate::{beneficiary, drain, limits, parallel, summary};
-
-/// The bytes of one input file and the name errors show for it.
-#[derive(Clone, Debug)]
-pub struct Source {
-    name: String,
-    bytes: Vec<u8>,
-}
-
-impl Source {
-    /// Input already in memory; `name` is what error messages call it.
-    pub fn from_bytes(name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Source {
-        Source { name: name.into(), bytes: bytes.into() }
-    }
-
-    /// Reads a file (at most [`limits::INPUT_BYTES_MAX`] bytes). On Unix a file of 16 MB or
-    /// more is read in pieces on up to 4 threads at once (whatever [`Options::threads`] a run
-    /// later asks for).
-    pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Source, Error> {
-        let path = path.as_ref();
-        let bytes = ingest::read_file(path, limits::INPUT_BYTES_MAX)?;
-        Ok(Source { name: path.display().to_string(), bytes })
-    }
-
-    /// Reads everything from `reader`.
-    pub fn from_reader(name: impl Into<String>, mut reader: impl std::io::Read) -> Result<Source, Error> {
-        let name = name.into();
-        let mut bytes = Vec::new();
-        reader.read_to_end(&mut bytes).map_err(|source| Error::Io { path: name.clone(), source })?;
-        Ok(Source { name, bytes })
-    }
-
-    /// The name errors show.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The bytes.
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-}
+use crate::source::Source;
+use crate::{beneficiary, drain, parallel, summary};
 
 /// The input files of one cycle.
 #[derive(Clone, Debug)]
@@ -128,8 +88,8 @@ pub trait Observer: Send + Sync {
 pub struct Options {
     /// Threads to use; 0 means every core. The report is the same whatever the number. With
     /// more than one, one more thread hashes the input files while they are parsed. (Not
-    /// counted here: [`Source::from_path`] reads a large file, and `Report::write` and
-    /// `Report::files` render balances.csv, on up to 4 cores.)
+    /// counted here: `Report::write` and `Report::files` render balances.csv on up to 4
+    /// cores.)
     pub threads: usize,
     /// Stop at the first bad row (as an [`Error::BadRow`]) instead of rejecting it.
     pub strict: bool,
@@ -216,16 +176,19 @@ pub(crate) fn ingest_all<'a>(
 ) -> Result<Ingested<'a>, Error> {
     // SHA-256 cannot be split, so the files are hashed on a thread of their own while the
     // parser's threads work, rather than later with all but one thread idle.
+    let mut files = vec![&inputs.allocations, &inputs.debits];
+    files.extend(&inputs.merchants);
     let (parsed, digests) = parallel::join(
         threads,
         || parse_all(rulebook, inputs, strict, threads, arenas),
-        || {
-            let mut files = vec![inputs.allocations.bytes(), inputs.debits.bytes()];
-            files.extend(inputs.merchants.as_ref().map(Source::bytes));
-            files.into_iter().map(report::sha256_hex).collect()
-        },
+        || files.iter().map(|file| file.text().sha256_hex()).collect::<Result<Vec<_>, _>>(),
     );
-    Ok(Ingested { digests, ..parsed? })
+    let (parsed, digests) = (parsed?, digests?);
+    // Files opened by path were read while they were parsed and hashed: one version of each.
+    for file in files {
+        file.text().unchanged()?;
+    }
+    Ok(Ingested { digests, ..parsed })
 }
 
 /// [`ingest_all`] but for the digests.
@@ -239,13 +202,13 @@ fn parse_all<'a>(
     let [allocation_arena, debit_arena, merchant_arena] = arenas;
     let (a, d) = (&inputs.allocations, &inputs.debits);
     let (allocations, mut rejects) =
-        ingest::parse_file(&AllocationSpec(rulebook), &a.name, &a.bytes, allocation_arena, threads)?;
-    let (debits, debit_rejects) = ingest::parse_file(&DebitSpec(rulebook), &d.name, &d.bytes, debit_arena, threads)?;
+        ingest::parse_file(&AllocationSpec(rulebook), a.name(), a.text(), allocation_arena, threads)?;
+    let (debits, debit_rejects) = ingest::parse_file(&DebitSpec(rulebook), d.name(), d.text(), debit_arena, threads)?;
     rejects.append(debit_rejects);
     let merchants = match &inputs.merchants {
         Some(m) => {
             let (merchants, merchant_rejects) =
-                ingest::parse_file(&MerchantSpec(rulebook), &m.name, &m.bytes, merchant_arena, threads)?;
+                ingest::parse_file(&MerchantSpec(rulebook), m.name(), m.text(), merchant_arena, threads)?;
             rejects.append(merchant_rejects);
             Some(merchants)
         }
@@ -259,7 +222,7 @@ fn parse_all<'a>(
             FileKind::Merchants => inputs.merchants.as_ref().expect("a merchants reject has a file"),
         };
         let at = Location {
-            file: source.name.clone(),
+            file: source.name().to_owned(),
             line: Some(first.line),
             column: (!first.column.is_empty()).then(|| first.column.to_owned()),
         };

@@ -6,8 +6,6 @@
 //! arena, so the rows do not hold on to the input: a caller may let the input go once it is
 //! parsed (a mapped file's pages are given back as they are read, see [`crate::engine`]).
 
-use std::path::Path;
-
 use bumpalo::Bump;
 
 use crate::csvread::{self, Cursor, Span};
@@ -18,6 +16,7 @@ use crate::names::{self, MerchantNo, Names, Numbering};
 use crate::parallel;
 use crate::rejects::Collector;
 use crate::rulebook::{parse_mcc, Channel, ProgramId, Rulebook};
+use crate::source::Text;
 use crate::table::Table;
 use crate::time::{parse_instant, Date, Instant};
 
@@ -136,67 +135,6 @@ impl<R> Default for Parsed<'_, R> {
     }
 }
 
-/// Reads a whole file, refusing one above `bytes_max`.
-pub(crate) fn read_file(path: &Path, bytes_max: u64) -> Result<Vec<u8>, Error> {
-    use std::io::Read;
-    let io = |source| Error::Io { path: path.display().to_string(), source };
-    let file = std::fs::File::open(path).map_err(io)?;
-    // Sized once from the file's length (when known), rather than grown by doubling: at 10M
-    // debits that is 1.2 GB not copied again.
-    let expected = file.metadata().map_or(0, |m| m.len()).min(bytes_max.saturating_add(1));
-    let mut bytes = read_in_pieces(&file, expected).unwrap_or_default();
-    // The rest (all of it, unless read in pieces): a reservation that fails (a sparse file)
-    // is not an error, the read then grows the buffer.
-    let _ = bytes.try_reserve_exact(usize::try_from(expected).unwrap_or(0).saturating_sub(bytes.len()));
-    let limit = bytes_max.saturating_add(1).saturating_sub(bytes.len() as u64);
-    file.take(limit).read_to_end(&mut bytes).map_err(io)?;
-    if bytes.len() as u64 > bytes_max {
-        return Err(Error::limit(
-            &path.display().to_string(),
-            None,
-            format!("the file is larger than {bytes_max} bytes"),
-        ));
-    }
-    Ok(bytes)
-}
-
-/// Files from this size up are read in pieces at once, one per core (at most 4).
-#[cfg_attr(not(unix), allow(dead_code))]
-const PIECES_FROM_BYTES: u64 = 16 << 20;
-
-/// The first `len` bytes of a large file, read in pieces on several threads, with the file's
-/// position left after them; none when the file is small, on one core, or shorter than
-/// `len` by now. Reading is mostly the kernel copying the page cache into fresh pages of the
-/// buffer, one page fault each: at 1M debits 120 ms on one thread while the others waited.
-#[cfg(unix)]
-fn read_in_pieces(mut file: &std::fs::File, len: u64) -> Option<Vec<u8>> {
-    use std::io::Seek;
-    use std::os::unix::fs::FileExt;
-    let threads = parallel::file_threads();
-    if len < PIECES_FROM_BYTES || threads < 2 {
-        return None;
-    }
-    // Zeroed memory comes straight from the system: no page is touched before its piece. A
-    // size that cannot be had is asked for fallibly first, as the growing read does.
-    let len_bytes = usize::try_from(len).ok()?;
-    Vec::<u8>::new().try_reserve_exact(len_bytes).ok()?;
-    let mut bytes = vec![0u8; len_bytes];
-    let piece = bytes.len().div_ceil(threads);
-    let pieces: Vec<(u64, &mut [u8])> =
-        bytes.chunks_mut(piece).enumerate().map(|(k, chunk)| ((k * piece) as u64, chunk)).collect();
-    let read = parallel::map(threads, pieces, |(at, chunk)| file.read_exact_at(chunk, at).is_ok());
-    if !read.iter().all(|&ok| ok) {
-        return None;
-    }
-    file.seek(std::io::SeekFrom::Start(len)).ok()?;
-    Some(bytes)
-}
-
-#[cfg(not(unix))]
-fn read_in_pieces(_file: &std::fs::File, _len: u64) -> Option<Vec<u8>> {
-    None
-}
-
 /// How one kind of row is read: its columns in SPEC order, and a parser over them.
 pub(crate) trait RowSpec: Sync {
     type Row<'a>: Send;
@@ -262,11 +200,6 @@ impl<'a, 'r> Fields<'a, 'r> {
     /// An id, kept in the chunk's arena.
     pub(crate) fn id(&self, col: usize) -> Result<&'a [u8], (usize, String)> {
         self.checked_id(col).map(|value| self.keep(value))
-    }
-
-    /// Numbers a merchant id in the chunk's `names` (copied into the arena when new).
-    pub(crate) fn number(&self, names: &mut Numbering<'a>, id: &[u8]) -> MerchantNo {
-        names.number(id, self.arena)
     }
 
     /// A value (checked) kept in the chunk's arena: the row then does not borrow the input.
@@ -418,7 +351,7 @@ impl RowSpec for DebitSpec<'_> {
             };
         // Kept last, so that the arena and the table hold no id of a rejected row.
         let (txn, original, card, terminal) = (f.keep(txn), f.keep(original), f.keep(card), f.keep(terminal));
-        let merchant = f.number(names, merchant);
+        let merchant = names.number(merchant, f.arena);
         Ok(Debit { line, txn, kind, original, card, program, amount, instant, merchant, terminal, channel, mcc, atc })
     }
 
@@ -478,33 +411,48 @@ struct ChunkOut<'a, R> {
     names: Numbering<'a>,
     rejects: Collector,
     rows_read: u64,
-    /// Where the chunk's last record ended.
+    /// Where the chunk's last record ended (and the blank lines after it, up to the next).
     end: usize,
     /// Line ends from the chunk's start to `end`.
     newlines: u64,
     unterminated: Option<csvread::Unterminated>,
 }
 
+impl<R> ChunkOut<'_, R> {
+    /// Nothing read yet, from `start`.
+    fn empty(start: usize) -> Self {
+        ChunkOut {
+            rows: Vec::new(),
+            names: Numbering::default(),
+            rejects: Collector::default(),
+            rows_read: 0,
+            end: start,
+            newlines: 0,
+            unterminated: None,
+        }
+    }
+}
+
 /// Parses one file in parallel chunks. `file` names it in errors; `arenas` hold the rows' ids
-/// and must outlive the rows (`data` need not).
+/// and must outlive the rows (`text` need not).
 pub(crate) fn parse_file<'a, S: RowSpec>(
     spec: &S,
     file: &str,
-    data: &[u8],
+    text: Text<'_>,
     arenas: &'a mut Vec<Bump>,
     threads: usize,
 ) -> Result<(Parsed<'a, S::Row<'a>>, Collector), Error> {
-    let data_start = if data.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
-    let header = read_header::<S>(file, data, data_start)?;
+    let header = read_header::<S>(file, text)?;
     let (body, header_newlines) = (header.body, header.newlines);
-    let plans = csvread::plan_chunks(data, body, threads);
+    let plans = plan_chunks(text, body, threads)?;
     arenas.clear();
     arenas.resize_with(plans.len() + 1, Bump::new);
     let (spare, chunk_arenas) = arenas.split_last_mut().expect("one arena per chunk and a spare");
     let spare: &'a Bump = spare;
     let items: Vec<_> = plans.iter().zip(chunk_arenas.iter_mut()).map(|(p, a)| (p.start, p.stop, a)).collect();
-    let mut outs =
-        parallel::map(threads, items, |(start, stop, arena)| parse_chunk(spec, data, start, stop, &header, arena));
+    let outs =
+        parallel::map(threads, items, |(start, stop, arena)| parse_chunk(spec, text, start, stop, &header, arena));
+    let mut outs = outs.into_iter().collect::<Result<Vec<_>, Error>>()?;
 
     let mut rows_read = 0;
     let mut rejects = Collector::default();
@@ -519,17 +467,9 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
             // The cut fell inside a record (a quoted line end): parse again from where the
             // previous chunk really ended.
             outs[k] = if expected >= plan.stop {
-                ChunkOut {
-                    rows: Vec::new(),
-                    names: Numbering::default(),
-                    rejects: Collector::default(),
-                    rows_read: 0,
-                    end: expected,
-                    newlines: 0,
-                    unterminated: None,
-                }
+                ChunkOut::empty(expected)
             } else {
-                parse_chunk(spec, data, expected, plan.stop, &header, spare)
+                parse_chunk(spec, text, expected, plan.stop, &header, spare)?
             };
         }
         let out = &mut outs[k];
@@ -565,62 +505,108 @@ pub(crate) fn parse_file<'a, S: RowSpec>(
     Ok((Parsed { rows: Table::new(chunks), rows_read, names }, rejects))
 }
 
+/// The chunks of the body (from `body`) of a file. Bytes in memory are cut by
+/// [`csvread::plan_chunks`], which counts quotes to avoid cuts inside quoted fields. A file
+/// read in windows is cut at the first line end after each step without counting (that would
+/// read it all once more): a cut inside a quoted line end is then found and parsed again by
+/// [`parse_file`], so only a file of many quoted line ends pays for it.
+fn plan_chunks(text: Text<'_>, body: usize, threads: usize) -> Result<Vec<csvread::ChunkPlan>, Error> {
+    let len = text.len();
+    if let Text::Bytes(data) = text {
+        return Ok(csvread::plan_chunks(data, body, threads));
+    }
+    let step = ((len - body) / threads.max(1).saturating_mul(4)).max(text.window_bytes().min(1 << 16));
+    let mut starts = vec![body];
+    let mut buf = Vec::new();
+    let mut cut = body + step;
+    'cuts: while cut < len {
+        let mut from = cut;
+        loop {
+            let to = from.saturating_add(text.window_bytes().min(1 << 12)).min(len);
+            match memchr::memchr(b'\n', text.window(from, to, &mut buf)?) {
+                Some(i) if from + i + 1 < len => break starts.push(from + i + 1),
+                None if to < len => from = to,
+                _ => break 'cuts,
+            }
+        }
+        cut = starts[starts.len() - 1] + step;
+    }
+    let stops = starts.iter().skip(1).copied().chain([len]);
+    Ok(starts.iter().zip(stops).map(|(&start, stop)| csvread::ChunkPlan { start, stop }).collect())
+}
+
+/// Parses the records that start in `[start, stop)`, reading `text` a window at a time. A
+/// window's records are taken up to the last one that ends before the window does; the next
+/// window starts where that one ended (a record longer than a window doubles it).
 fn parse_chunk<'a, S: RowSpec>(
     spec: &S,
-    data: &[u8],
+    text: Text<'_>,
     start: usize,
     stop: usize,
     header: &Header,
     arena: &'a Bump,
-) -> ChunkOut<'a, S::Row<'a>> {
-    let mut cursor = Cursor::new(data, start, limits::COLUMNS_MAX);
+) -> Result<ChunkOut<'a, S::Row<'a>>, Error> {
     let mut spans = Vec::with_capacity(header.fields + 1);
     let fields_expected = header.fields;
     let mut scratch = Bump::new();
-    let mut out = ChunkOut {
-        rows: Vec::new(),
-        names: Numbering::default(),
-        rejects: Collector::default(),
-        rows_read: 0,
-        end: start,
-        newlines: 0,
-        unterminated: None,
-    };
-    while cursor.skip_blank_lines(stop) {
-        let (at, count) = match cursor.read_record(&mut spans) {
-            Ok(found) => found,
-            Err(open) => {
-                out.unterminated = Some(open);
+    let mut buf = Vec::new();
+    let mut out = ChunkOut::empty(start);
+    let mut size = text.window_bytes();
+    loop {
+        // The window, and where its records' line ends count from.
+        let (from, newlines) = (out.end, out.newlines);
+        let to = from.saturating_add(size).min(text.len());
+        let last = to == text.len();
+        let data = text.window(from, to, &mut buf)?;
+        let mut cursor = Cursor::new(data, 0, limits::COLUMNS_MAX);
+        loop {
+            if !cursor.skip_blank_lines(stop.saturating_sub(from)) {
+                // No record starts before `stop` in the window: the blank lines skipped are whole.
+                (out.end, out.newlines) = (from + cursor.pos, newlines + cursor.newlines);
+                if last || out.end >= stop {
+                    return Ok(out);
+                }
                 break;
             }
-        };
-        out.rows_read += 1;
-        let line = at.newlines_before + 1;
-        if at.len > limits::RECORD_BYTES_MAX {
-            let reason = format!("the row is {} bytes long, at most {} allowed", at.len, limits::RECORD_BYTES_MAX);
-            out.rejects.push(S::KIND, line, None, reason);
-        } else if count != fields_expected {
-            let plural = if count == 1 { "" } else { "s" };
-            let reason = format!("{count} field{plural}, expected {fields_expected} as in the header");
-            out.rejects.push(S::KIND, line, None, reason);
-        } else {
-            let fields = Fields { data, spans: &spans, map: &header.map, scratch: &scratch, arena };
-            let parsed = spec.parse(&fields, line, &mut out.names);
-            scratch.reset();
-            match parsed {
-                Ok(row) => {
-                    if out.rows.is_empty() {
-                        reserve_rows(&mut out.rows, stop - start, at.len);
-                    }
-                    out.rows.push(row)
+            let (at, count) = match cursor.read_record(&mut spans) {
+                Ok(found) if last || cursor.pos < data.len() => found,
+                Err(open) if last => {
+                    let newlines_before = newlines + open.newlines_before;
+                    out.unterminated = Some(csvread::Unterminated { at: from + open.at, newlines_before });
+                    return Ok(out);
                 }
-                Err((col, reason)) => out.rejects.push(S::KIND, line, Some(col), reason),
+                // Perhaps cut by the window's end: read whole from the next window.
+                _ => break,
+            };
+            out.rows_read += 1;
+            let line = newlines + at.newlines_before + 1;
+            if at.len > limits::RECORD_BYTES_MAX {
+                let reason = format!("the row is {} bytes long, at most {} allowed", at.len, limits::RECORD_BYTES_MAX);
+                out.rejects.push(S::KIND, line, None, reason);
+            } else if count != fields_expected {
+                let plural = if count == 1 { "" } else { "s" };
+                let reason = format!("{count} field{plural}, expected {fields_expected} as in the header");
+                out.rejects.push(S::KIND, line, None, reason);
+            } else {
+                let fields = Fields { data, spans: &spans, map: &header.map, scratch: &scratch, arena };
+                let parsed = spec.parse(&fields, line, &mut out.names);
+                scratch.reset();
+                match parsed {
+                    Ok(row) => {
+                        if out.rows.is_empty() {
+                            reserve_rows(&mut out.rows, stop - start, at.len);
+                        }
+                        out.rows.push(row)
+                    }
+                    Err((col, reason)) => out.rejects.push(S::KIND, line, Some(col), reason),
+                }
             }
+            (out.end, out.newlines) = (from + cursor.pos, newlines + cursor.newlines);
+        }
+        if out.end == from {
+            size = size.saturating_mul(2);
         }
     }
-    out.end = cursor.pos;
-    out.newlines = cursor.newlines;
-    out
 }
 
 /// Room for a chunk's rows, guessed when its first row parses, from that record's length, so
@@ -645,11 +631,35 @@ struct Header {
     newlines: u64,
 }
 
-/// Finds the header and maps the SPEC columns to their positions.
-fn read_header<S: RowSpec>(file: &str, data: &[u8], start: usize) -> Result<Header, Error> {
+/// Finds the header and maps the SPEC columns to their positions, reading as much of the
+/// file as that takes.
+fn read_header<S: RowSpec>(file: &str, text: Text<'_>) -> Result<Header, Error> {
+    let mut buf = Vec::new();
+    let mut size = text.window_bytes();
+    loop {
+        let to = size.min(text.len());
+        let data = text.window(0, to, &mut buf)?;
+        if let Some(header) = header_in::<S>(file, data, to == text.len())? {
+            return Ok(header);
+        }
+        size = size.saturating_mul(2);
+    }
+}
+
+/// The header in `data`, the file's first bytes (all of them if `last`); none when it takes
+/// more bytes to tell.
+fn header_in<S: RowSpec>(file: &str, data: &[u8], last: bool) -> Result<Option<Header>, Error> {
+    const BOM: &[u8] = b"\xEF\xBB\xBF";
+    if !last && data.len() < BOM.len() {
+        return Ok(None);
+    }
+    let start = if data.starts_with(BOM) { BOM.len() } else { 0 };
     let mut cursor = Cursor::new(data, start, limits::COLUMNS_MAX + 1);
     let expected: Vec<&str> = S::COLUMNS.iter().map(|(name, _)| *name).collect();
     if !cursor.skip_blank_lines(data.len()) {
+        if !last {
+            return Ok(None);
+        }
         return Err(Error::file(
             file,
             None,
@@ -657,9 +667,13 @@ fn read_header<S: RowSpec>(file: &str, data: &[u8], start: usize) -> Result<Head
         ));
     }
     let mut spans = Vec::new();
-    let (at, fields) = cursor
-        .read_record(&mut spans)
-        .map_err(|open| Error::file(file, Some(open.newlines_before + 1), "unterminated quote in the header"))?;
+    let (at, fields) = match cursor.read_record(&mut spans) {
+        Ok(found) if last || cursor.pos < data.len() => found,
+        Err(open) if last => {
+            return Err(Error::file(file, Some(open.newlines_before + 1), "unterminated quote in the header"))
+        }
+        _ => return Ok(None),
+    };
     let line = Some(at.newlines_before + 1);
     if fields > limits::COLUMNS_MAX {
         return Err(Error::limit(
@@ -686,25 +700,91 @@ fn read_header<S: RowSpec>(file: &str, data: &[u8], start: usize) -> Result<Head
         }
         map.push(index);
     }
-    Ok(Header { map, fields, body: cursor.pos, newlines: cursor.newlines })
+    Ok(Some(Header { map, fields, body: cursor.pos, newlines: cursor.newlines }))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_large_file_reads_whole_in_pieces_and_its_limit_still_holds() {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let path = dir.path().join("large.csv");
-        // Above PIECES_FROM_BYTES, of a length no piece count divides, every byte telling
-        // where it is, so a piece read at the wrong offset shows.
-        let len = (PIECES_FROM_BYTES + 12_345) as usize;
-        let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
-        std::fs::write(&path, &data).expect("written");
-        assert!(read_file(&path, u64::MAX).expect("read") == data);
-        assert!(read_file(&path, len as u64).expect("read at the limit") == data);
-        let err = read_file(&path, len as u64 - 1).expect_err("one byte over");
-        assert!(err.to_string().contains("larger than"), "{err}");
+    use proptest::prelude::*;
+
+    /// What parsing a file gave: rows (with merchants by name), rows read, rejects; or the
+    /// error.
+    fn parsed(text: Text<'_>, threads: usize) -> String {
+        let rulebook = Rulebook::from_json("rulebook.json", br#"{"programs": [{"code": "P"}]}"#).expect("valid");
+        let mut arenas = Vec::new();
+        match parse_file(&DebitSpec(&rulebook), "debits.csv", text, &mut arenas, threads) {
+            Ok((parsed, rejects)) => {
+                let rows: Vec<_> =
+                    parsed.rows.iter().map(|d| (d, money::show(parsed.names[d.merchant.index()]))).collect();
+                format!("{rows:?}\n{} read\n{:?}", parsed.rows_read, rejects.finish())
+            }
+            Err(err) => err.to_string(),
+        }
+    }
+
+    /// A debits.csv of `records` (each a list of fields, written as they are), with line ends
+    /// `\n` or `\r\n`, blank lines, and maybe a byte-order mark and a last line end.
+    fn file(bom: bool, records: &[(Vec<&str>, bool, u8)], last_line_end: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        if bom {
+            out.extend(b"\xEF\xBB\xBF");
+        }
+        out.extend(b"txn_id,type,original_txn_id,card_id,program,amount,timestamp,merchant_id,terminal_id,channel\n");
+        for (k, (fields, crlf, blank)) in records.iter().enumerate() {
+            out.extend(fields.join(",").as_bytes());
+            if k + 1 < records.len() || last_line_end {
+                out.extend(if *crlf { &b"\r\n"[..] } else { b"\n" });
+            }
+            for _ in 0..*blank {
+                out.extend(if *crlf { &b"\r\n"[..] } else { b"\n" });
+            }
+        }
+        out
+    }
+
+    fn record() -> impl Strategy<Value = (Vec<&'static str>, bool, u8)> {
+        let pick = |values: &'static [&'static str]| proptest::sample::select(values);
+        let fields = (
+            pick(&["T1", "T2", "\"T\"\"3\"", "\"T\n4\"", "T5\""]),
+            pick(&["", "debit", "reversal"]),
+            pick(&["", "T1", "\"T\r\n9\""]),
+            pick(&["C1", "\"C1\"", "C2"]),
+            pick(&["P", "\"P\"", "X"]),
+            pick(&["1", "2.50", "x"]),
+            pick(&["2022-08-01T10:00:00Z", "2022-08-01T10:00:00+07:00"]),
+            pick(&["M1", "\"M\"\"1\"", "M2", ""]),
+            pick(&["E1", "E2", "\"E\n3\"", ""]),
+            pick(&["pos", "atm", "", "pos,extra"]),
+        );
+        let fields = fields.prop_map(|f| vec![f.0, f.1, f.2, f.3, f.4, f.5, f.6, f.7, f.8, f.9]);
+        (fields, any::<bool>(), prop_oneof![8 => Just(0u8), 1 => 1u8..3])
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        /// A file read in windows (of any size, down to a byte, cutting records, quoted line
+        /// ends, `\r\n` pairs and the header anywhere, and its chunks cut without counting
+        /// quotes) parses exactly as its bytes in memory do, whatever the threads.
+        #[test]
+        fn a_file_read_in_windows_parses_as_its_bytes_do(
+            bom in any::<bool>(),
+            records in proptest::collection::vec(record(), 0..40),
+            last_line_end in any::<bool>(),
+            unterminated in proptest::bool::weighted(0.1),
+            window in prop_oneof![1usize..20, 20usize..300],
+            threads in 1usize..4,
+        ) {
+            let mut bytes = file(bom, &records, last_line_end);
+            if unterminated {
+                bytes.extend(b"T9,debit,,C1,P,1,2022-08-01T10:00:00Z,M1,\"E1");
+            }
+            let expected = parsed(Text::Bytes(&bytes), 1);
+            let dir = tempfile::tempdir().expect("a temporary folder");
+            let open = crate::source::OpenFile::for_test(dir.path(), &bytes, window);
+            prop_assert_eq!(parsed(Text::File(&open), threads), expected);
+        }
     }
 }

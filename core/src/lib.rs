@@ -62,13 +62,14 @@ mod rows;
 mod rulebook;
 mod settle;
 mod shard;
+mod source;
 #[doc(hidden)]
 pub mod stages;
 mod summary;
 mod table;
 mod time;
 
-pub use engine::{reconcile, Inputs, Observer, Options, Source, Stage};
+pub use engine::{reconcile, Inputs, Observer, Options, Stage};
 pub use error::{Error, Location, Result};
 pub use finding::{Action, Finding, FindingIter, Findings, Rule, Subject};
 pub use money::{Money, Ratio};
@@ -77,4 +78,5 @@ pub use report::{
     sha256_hex, write_folder, Balance, InputSummary, OutputFile, ProgramSummary, Report, Settlement, Summary,
 };
 pub use rulebook::{Channel, Program, Rulebook};
+pub use source::Source;
 pub use time::Date;

@@ -218,7 +218,7 @@ impl<W: io::Write> io::Write for Hashing<W> {
     }
 }
 
-fn hex(digest: &[u8]) -> String {
+pub(crate) fn hex(digest: &[u8]) -> String {
     let mut out = String::with_capacity(2 * digest.len());
     for b in digest {
         let _ = write!(out, "{b:02x}");

@@ -150,7 +150,7 @@ impl Rulebook {
     /// Reads a rulebook from a JSON file.
     pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Rulebook, Error> {
         let path = path.as_ref();
-        let bytes = crate::ingest::read_file(path, limits::RULEBOOK_BYTES_MAX as u64)?;
+        let bytes = crate::source::read_file(path, limits::RULEBOOK_BYTES_MAX as u64)?;
         Rulebook::from_json(&path.display().to_string(), &bytes)
     }
 

@@ -47,12 +47,12 @@ impl File {
         }
     }
 
-    /// The file's bytes in `inputs` (empty when there is no merchants file).
-    pub fn bytes(self, inputs: &Inputs) -> &[u8] {
+    /// The file's length in bytes in `inputs` (0 when there is no merchants file).
+    pub fn len(self, inputs: &Inputs) -> usize {
         match self {
-            File::Allocations => inputs.allocations.bytes(),
-            File::Debits => inputs.debits.bytes(),
-            File::Merchants => inputs.merchants.as_ref().map_or(&[], |m| m.bytes()),
+            File::Allocations => inputs.allocations.text().len(),
+            File::Debits => inputs.debits.text().len(),
+            File::Merchants => inputs.merchants.as_ref().map_or(0, |m| m.text().len()),
         }
     }
 }
@@ -90,13 +90,13 @@ pub fn parse<'a>(
     let (a, d) = (&inputs.allocations, &inputs.debits);
     Ok(Rows(match (file, &inputs.merchants) {
         (File::Allocations, _) => RowsOf::Allocations(
-            ingest::parse_file(&AllocationSpec(rulebook), a.name(), a.bytes(), allocation_arena, threads)?.0,
+            ingest::parse_file(&AllocationSpec(rulebook), a.name(), a.text(), allocation_arena, threads)?.0,
         ),
         (File::Debits, _) => {
-            RowsOf::Debits(ingest::parse_file(&DebitSpec(rulebook), d.name(), d.bytes(), debit_arena, threads)?.0)
+            RowsOf::Debits(ingest::parse_file(&DebitSpec(rulebook), d.name(), d.text(), debit_arena, threads)?.0)
         }
         (File::Merchants, Some(m)) => RowsOf::Merchants(
-            ingest::parse_file(&MerchantSpec(rulebook), m.name(), m.bytes(), merchant_arena, threads)?.0,
+            ingest::parse_file(&MerchantSpec(rulebook), m.name(), m.text(), merchant_arena, threads)?.0,
         ),
         (File::Merchants, None) => RowsOf::Merchants(ingest::Parsed::default()),
     }))

@@ -980,7 +980,7 @@ fn engine_rejects(report: &Report) -> Vec<(String, u64, String)> {
 
 /// The inputs of a run as text, for a failure message.
 fn show(case: &Case, run: &Run) -> String {
-    let text = |s: &Source| format!("--- {}\n{}", s.name(), String::from_utf8_lossy(s.bytes()));
+    let text = |s: &Source| format!("--- {}\n{}", s.name(), String::from_utf8_lossy(s.bytes().expect("in memory")));
     let mut out = format!("--- rulebook.json\n{}", case.json);
     out += &text(&run.inputs.allocations);
     out += &text(&run.inputs.debits);
@@ -1075,7 +1075,7 @@ fn check_files(case: &Case, run: &Run, report: &Report, expected: &RefReport) ->
         let rejected = run.rejects.iter().filter(|r| r.0 == source.name()).count() as u64;
         prop_assert_eq!(input["rows_read"].as_u64(), run.rows_read.get(source.name()).copied(), "rows_read");
         prop_assert_eq!(input["rows_rejected"].as_u64(), Some(rejected), "rows_rejected");
-        let digest = sha256(source.bytes());
+        let digest = sha256(source.bytes().expect("in memory"));
         prop_assert_eq!(input["sha256"].as_str(), Some(digest.as_str()), "input digest");
     }
     for name in ["balances.csv", "findings.csv", "rejects.csv", "settlement.csv"] {

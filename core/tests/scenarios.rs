@@ -63,12 +63,17 @@ fn options(dir: &Path, threads: usize) -> Options {
     options
 }
 
-/// Runs a scenario: the output files by name, or `error.txt`. With one thread the files are
-/// taken from [`harmoni::Report::files`] (and its summary.json checked against
-/// [`harmoni::Report::summary_file`]); with more, from the folder [`harmoni::Report::write`]
-/// streams them into, so each path is checked against `expected/`.
+/// Runs a scenario: the output files by name, or `error.txt`. With one thread the inputs are
+/// bytes in memory and the files are taken from [`harmoni::Report::files`] (and its
+/// summary.json checked against [`harmoni::Report::summary_file`]); with more, the inputs are
+/// files opened by path ([`Source::from_path`], read during the run: errors then name the
+/// path, shown here by bare file name) and the files come from the folder
+/// [`harmoni::Report::write`] streams them into, so each path is checked against `expected/`.
 fn outcome(dir: &Path, threads: usize) -> BTreeMap<String, Vec<u8>> {
-    let source = |file: &str| Source::from_bytes(file, read(&dir.join(file)));
+    let source = |file: &str| match threads {
+        1 => Source::from_bytes(file, read(&dir.join(file))),
+        _ => Source::from_path(dir.join(file)).expect("the input opens"),
+    };
     let merchants = dir.join("merchants.csv").exists().then(|| source("merchants.csv"));
     let result = Rulebook::from_json("rulebook.json", &read(&dir.join("rulebook.json"))).and_then(|rulebook| {
         let inputs = Inputs { allocations: source("allocations.csv"), debits: source("debits.csv"), merchants };
@@ -87,7 +92,10 @@ fn outcome(dir: &Path, threads: usize) -> BTreeMap<String, Vec<u8>> {
             let names = harmoni::Report::FILE_NAMES;
             names.iter().map(|&name| (name.to_owned(), read(&out.join(name)))).collect()
         }
-        Err(error) => BTreeMap::from([(ERROR.to_owned(), format!("{}\n{error}\n", error.code()).into_bytes())]),
+        Err(error) => {
+            let message = error.to_string().replace(&format!("{}{}", dir.display(), std::path::MAIN_SEPARATOR), "");
+            BTreeMap::from([(ERROR.to_owned(), format!("{}\n{message}\n", error.code()).into_bytes())])
+        }
     }
 }
 

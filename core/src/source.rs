@@ -1,0 +1,295 @@
+//! An input file: bytes in memory, or a file opened by path and read in windows while a run
+//! parses and hashes it.
+//!
+//! Rows keep copies of their ids ([`crate::ingest`]), so nothing needs the whole file at
+//! once: a file opened by path is read by each chunk's parser a window at a time into a
+//! small reused buffer, and by the hashing thread likewise. At 10M debits that is 1.26 GB
+//! not held from reading to the report (the input was 40% of the peak), and no fresh page
+//! written per 4 KiB of input.
+
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+use crate::limits;
+
+/// The bytes of one input file and the name errors show for it.
+#[derive(Clone, Debug)]
+pub struct Source {
+    name: String,
+    held: Held,
+}
+
+#[derive(Clone, Debug)]
+enum Held {
+    Bytes(Vec<u8>),
+    /// Opened, read during the run.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    File(Arc<OpenFile>),
+}
+
+impl Source {
+    /// Input already in memory; `name` is what error messages call it.
+    pub fn from_bytes(name: impl Into<String>, bytes: impl Into<Vec<u8>>) -> Source {
+        Source { name: name.into(), held: Held::Bytes(bytes.into()) }
+    }
+
+    /// Opens a file (at most [`limits::INPUT_BYTES_MAX`] bytes); errors show its path.
+    ///
+    /// On Unix a regular file is not read here: a run reads it a window at a time while it
+    /// parses and hashes it, so that its bytes are never held whole. The file must not change
+    /// until the run is over; a run that finds its length or modification time changed fails
+    /// with an error rather than report on a mix of old and new content. Other files (a pipe,
+    /// a device; any file elsewhere than on Unix) are read whole here.
+    pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Source, Error> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        #[cfg(unix)]
+        if let Some(file) = OpenFile::open(path, &name)? {
+            return Ok(Source { name, held: Held::File(Arc::new(file)) });
+        }
+        let bytes = read_file(path, limits::INPUT_BYTES_MAX)?;
+        Ok(Source { name, held: Held::Bytes(bytes) })
+    }
+
+    /// Reads everything from `reader`.
+    pub fn from_reader(name: impl Into<String>, mut reader: impl std::io::Read) -> Result<Source, Error> {
+        let name = name.into();
+        let mut bytes = Vec::new();
+        reader.read_to_end(&mut bytes).map_err(|source| Error::Io { path: name.clone(), source })?;
+        Ok(Source { name, held: Held::Bytes(bytes) })
+    }
+
+    /// The name errors show.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The bytes, when they are held in memory: always, but for a file [`Source::from_path`]
+    /// leaves to be read during the run.
+    pub fn bytes(&self) -> Option<&[u8]> {
+        match &self.held {
+            Held::Bytes(bytes) => Some(bytes),
+            Held::File(_) => None,
+        }
+    }
+
+    /// What a run reads the input through.
+    pub(crate) fn text(&self) -> Text<'_> {
+        match &self.held {
+            Held::Bytes(bytes) => Text::Bytes(bytes),
+            Held::File(file) => Text::File(file),
+        }
+    }
+}
+
+/// Reads a whole file, refusing one above `bytes_max`.
+pub(crate) fn read_file(path: &std::path::Path, bytes_max: u64) -> Result<Vec<u8>, Error> {
+    use std::io::Read;
+    let io = |source| Error::Io { path: path.display().to_string(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::new();
+    file.take(bytes_max.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > bytes_max {
+        return Err(too_large(&path.display().to_string(), bytes_max));
+    }
+    Ok(bytes)
+}
+
+fn too_large(name: &str, bytes_max: u64) -> Error {
+    Error::limit(name, None, format!("the file is larger than {bytes_max} bytes"))
+}
+
+/// A regular file opened by path, with what it was when opened (only ever made on Unix).
+#[derive(Debug)]
+#[cfg_attr(not(unix), allow(dead_code))]
+pub(crate) struct OpenFile {
+    file: std::fs::File,
+    name: String,
+    len: usize,
+    modified: Option<std::time::SystemTime>,
+    /// Bytes read at once by a parser or the hasher.
+    window: usize,
+}
+
+/// What a file is read in: a parser's buffer stays in the core's cache, and a record cut
+/// by a window's end is read again at the start of the next (at 10M debits 1,100 windows).
+#[cfg_attr(not(unix), allow(dead_code))]
+const WINDOW_BYTES: usize = 1 << 20;
+
+#[cfg(unix)]
+impl OpenFile {
+    /// The file, unless it is not a regular file (then None: it is read whole).
+    fn open(path: &std::path::Path, name: &str) -> Result<Option<OpenFile>, Error> {
+        let io = |source| Error::Io { path: name.to_owned(), source };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        if meta.len() > limits::INPUT_BYTES_MAX {
+            return Err(too_large(name, limits::INPUT_BYTES_MAX));
+        }
+        let len = usize::try_from(meta.len()).map_err(|_| too_large(name, usize::MAX as u64))?;
+        Ok(Some(OpenFile { file, name: name.to_owned(), len, modified: meta.modified().ok(), window: WINDOW_BYTES }))
+    }
+
+    /// `[start, end)` of the file into `buf`.
+    fn read(&self, start: usize, end: usize, buf: &mut Vec<u8>) -> Result<(), Error> {
+        use std::os::unix::fs::FileExt;
+        buf.resize(end - start, 0);
+        self.file.read_exact_at(buf, start as u64).map_err(|source| match source.kind() {
+            std::io::ErrorKind::UnexpectedEof => self.changed(),
+            _ => Error::Io { path: self.name.clone(), source },
+        })
+    }
+
+    fn changed(&self) -> Error {
+        Error::file(
+            &self.name,
+            None,
+            "the file changed while it was read: a run needs its input files to stay as they are",
+        )
+    }
+
+    /// An error unless the file is as long, and as old, as when it was opened.
+    fn unchanged(&self) -> Result<(), Error> {
+        let meta = self.file.metadata().map_err(|source| Error::Io { path: self.name.clone(), source })?;
+        if meta.len() != self.len as u64 || meta.modified().ok() != self.modified {
+            return Err(self.changed());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(not(unix))]
+impl OpenFile {
+    fn read(&self, _start: usize, _end: usize, _buf: &mut Vec<u8>) -> Result<(), Error> {
+        unreachable!("files are read whole where they are not opened")
+    }
+
+    fn unchanged(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+#[cfg(all(test, unix))]
+impl OpenFile {
+    /// A file of `bytes`, in `dir`, read `window` bytes at a time.
+    pub(crate) fn for_test(dir: &std::path::Path, bytes: &[u8], window: usize) -> OpenFile {
+        let path = dir.join("input.csv");
+        std::fs::write(&path, bytes).expect("written");
+        let mut file = OpenFile::open(&path, "input.csv").expect("opened").expect("a regular file");
+        file.window = window;
+        file
+    }
+}
+
+/// An input as the stages read it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Text<'d> {
+    Bytes(&'d [u8]),
+    File(&'d OpenFile),
+}
+
+impl Text<'_> {
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            Text::Bytes(bytes) => bytes.len(),
+            Text::File(file) => file.len,
+        }
+    }
+
+    /// How many bytes a reader takes at once: all of them when they are in memory.
+    pub(crate) fn window_bytes(&self) -> usize {
+        match self {
+            Text::Bytes(_) => usize::MAX,
+            Text::File(file) => file.window,
+        }
+    }
+
+    /// Bytes `[start, end)`: borrowed from memory, or read from the file into `buf`.
+    pub(crate) fn window<'s>(&'s self, start: usize, end: usize, buf: &'s mut Vec<u8>) -> Result<&'s [u8], Error> {
+        match self {
+            Text::Bytes(bytes) => Ok(&bytes[start..end]),
+            Text::File(file) => {
+                file.read(start, end, buf)?;
+                Ok(buf)
+            }
+        }
+    }
+
+    /// SHA-256 of the bytes, lower-case hex.
+    pub(crate) fn sha256_hex(&self) -> Result<String, Error> {
+        let mut hasher = Sha256::new();
+        let (mut buf, mut at) = (Vec::new(), 0);
+        while at < self.len() {
+            let end = at.saturating_add(self.window_bytes()).min(self.len());
+            hasher.update(self.window(at, end, &mut buf)?);
+            at = end;
+        }
+        Ok(crate::report::hex(&hasher.finalize()))
+    }
+
+    /// An error if a file changed since it was opened (what was parsed and hashed would not be
+    /// one version of it).
+    pub(crate) fn unchanged(&self) -> Result<(), Error> {
+        match self {
+            Text::Bytes(_) => Ok(()),
+            Text::File(file) => file.unchanged(),
+        }
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_read_in_windows_hashes_as_its_bytes_do() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let bytes: Vec<u8> = (0..10_007u32).map(|i| (i % 251) as u8).collect();
+        for window in [1, 7, 4096, WINDOW_BYTES] {
+            let file = OpenFile::for_test(dir.path(), &bytes, window);
+            assert_eq!(Text::File(&file).sha256_hex().expect("read"), crate::report::sha256_hex(&bytes), "{window}");
+        }
+        let empty = OpenFile::for_test(dir.path(), b"", 7);
+        assert_eq!(Text::File(&empty).sha256_hex().expect("read"), crate::report::sha256_hex(b""));
+    }
+
+    #[test]
+    fn a_file_that_changes_while_it_is_read_is_an_error() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let file = OpenFile::for_test(dir.path(), b"0123456789", 4);
+        let text = Text::File(&file);
+        assert!(text.unchanged().is_ok());
+        // Shorter now: a window past the new end cannot be read.
+        std::fs::write(dir.path().join("input.csv"), b"01234").expect("rewritten");
+        let mut buf = Vec::new();
+        let err = text.window(4, 8, &mut buf).expect_err("the file is shorter");
+        assert!(err.to_string().contains("input.csv: the file changed while it was read"), "{err}");
+        assert!(text.unchanged().is_err());
+        // As long as before, but written again.
+        let file = OpenFile::for_test(dir.path(), b"0123456789", 4);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(dir.path().join("input.csv"), b"9876543210").expect("rewritten");
+        let err = Text::File(&file).unchanged().expect_err("modified");
+        assert!(err.to_string().contains("changed while it was read"), "{err}");
+    }
+
+    #[test]
+    fn from_path_leaves_a_regular_file_to_the_run_and_reads_anything_else_whole() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let path = dir.path().join("debits.csv");
+        std::fs::write(&path, b"txn_id\n").expect("written");
+        let source = Source::from_path(&path).expect("opened");
+        assert_eq!(source.bytes(), None);
+        assert_eq!(source.text().len(), 7);
+        assert_eq!(source.name(), path.display().to_string());
+        let device = Source::from_path("/dev/null").expect("read");
+        assert_eq!(device.bytes(), Some(&b""[..]));
+        let err = Source::from_path(dir.path().join("missing.csv")).expect_err("no such file");
+        assert!(matches!(err, Error::Io { .. }), "{err}");
+    }
+}
