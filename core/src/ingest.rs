@@ -350,8 +350,9 @@ impl RowSpec for DebitSpec<'_> {
                 })?),
             };
         // Kept last, so that the arena and the table hold no id of a rejected row.
-        let (txn, original, card, terminal) = (f.keep(txn), f.keep(original), f.keep(card), f.keep(terminal));
+        let (txn, original, card) = (f.keep(txn), f.keep(original), f.keep(card));
         let merchant = names.number(merchant, f.arena);
+        let terminal = names.terminal(merchant, terminal, f.arena);
         Ok(Debit { line, txn, kind, original, card, program, amount, instant, merchant, terminal, channel, mcc, atc })
     }
 
