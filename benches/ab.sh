@@ -24,13 +24,10 @@ for side in a b; do
     cp "$work/target-$side/release/harmoni" "$work/harmoni-$side"
 done
 
+. "$(dirname "$0")/timed-run.sh"
 for _ in $(seq "$runs"); do
     for side in a b; do
-        rm -rf "$work/out-$side"
-        /usr/bin/time -a -o "$work/times" -f "$side %e %U %S %M" "$work/harmoni-$side" reconcile \
-            --rulebook "$data/rulebook.json" --allocations "$data/allocations.csv" \
-            --debits "$data/debits.csv" --merchants "$data/merchants.csv" \
-            --out "$work/out-$side" --threads "$threads" > /dev/null
+        timed_run "$work/times" "$side" "$work/harmoni-$side" "$data" "$work/out-$side" "$threads"
     done
 done
 

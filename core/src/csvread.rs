@@ -1,15 +1,10 @@
-//! RFC 4180 records, found in parallel.
+//! RFC 4180 records, read from any position (the chunks of [`crate::ingest`] are parsed in
+//! parallel).
 //!
 //! Why not the `csv` crate for reading: it accepts an unterminated quote silently (reading to
 //! the end of the file), which SPEC makes an error for the whole run, and it cannot start in
 //! the middle of a file, which parallel parsing needs. This reader is a small state machine
 //! over bytes; the `csv` crate stays as the test oracle it is checked against.
-//!
-//! Parallel parsing is speculative: the file is cut at line ends into chunks, each chunk is
-//! parsed as if a record started there, then the cuts are checked in order; a cut that fell
-//! inside a quoted field (a quoted line break) is re-parsed from where the previous chunk
-//! really ended. Well-formed files almost never need that, and the result never depends on
-//! the number of chunks.
 
 use memchr::memchr;
 
@@ -205,63 +200,6 @@ pub(crate) fn field_bytes<'a>(data: &'a [u8], span: Span, arena: &'a bumpalo::Bu
     arena.alloc_slice_copy(&out)
 }
 
-/// Where a chunk's records start, and where its parse really ended.
-pub(crate) struct ChunkPlan {
-    pub start: usize,
-    pub stop: usize,
-}
-
-/// Cuts `data[body..]` into about `threads * 4` ranges at line ends. Record boundaries are a
-/// guess that [`crate::ingest`] verifies; the guess avoids cuts inside quoted fields: a cut
-/// is kept only where the count of quotes before it is even (in a well-formed file every
-/// quoted field holds an even number of them). Without that, a file of multi-line quoted
-/// fields would be parsed as a pile of bogus one-line rows before being parsed again.
-pub(crate) fn plan_chunks(data: &[u8], body: usize, threads: usize) -> Vec<ChunkPlan> {
-    let len = data.len();
-    let step = ((len - body) / threads.max(1).saturating_mul(4)).max(1 << 16);
-    let mut candidates = vec![body];
-    let mut cut = body + step;
-    while cut < len {
-        match memchr(b'\n', &data[cut..]) {
-            Some(i) if cut + i + 1 < len => candidates.push(cut + i + 1),
-            _ => break,
-        }
-        cut = candidates[candidates.len() - 1] + step;
-    }
-    let ranges: Vec<(usize, usize)> = candidates.windows(2).map(|w| (w[0], w[1])).collect();
-    let quotes = crate::parallel::map(threads, ranges, |(from, to)| memchr::memchr_iter(b'"', &data[from..to]).count());
-    let mut starts = vec![body];
-    let mut odd = false;
-    for (k, quotes) in quotes.into_iter().enumerate() {
-        odd ^= quotes % 2 == 1;
-        let (start, next) = (candidates[k + 1], candidates.get(k + 2).copied().unwrap_or(len));
-        let start = if odd { past_quoted_line_end(&data[..next], start) } else { Some(start) };
-        starts.extend(start.filter(|&s| s < len));
-    }
-    let mut plans: Vec<ChunkPlan> = Vec::with_capacity(starts.len());
-    for (i, &start) in starts.iter().enumerate() {
-        let stop = starts.get(i + 1).copied().unwrap_or(len);
-        plans.push(ChunkPlan { start, stop });
-    }
-    plans
-}
-
-/// From `at`, inside a quoted field (odd quote count), the position after the first line end
-/// where the count turns even again: the start of the next record, if it is in `data`.
-fn past_quoted_line_end(data: &[u8], at: usize) -> Option<usize> {
-    let mut odd = true;
-    let mut pos = at;
-    while let Some(i) = memchr::memchr2(b'"', b'\n', &data[pos..]) {
-        pos += i + 1;
-        match data[pos - 1] {
-            b'"' => odd = !odd,
-            _ if !odd => return Some(pos),
-            _ => {}
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,27 +287,6 @@ mod tests {
     fn an_unterminated_quote_is_reported_where_it_opened() {
         let err = records("a,b\nc,\"open\nmore\n").unwrap_err();
         assert_eq!(err, Unterminated { at: 6, newlines_before: 1 });
-    }
-
-    #[test]
-    fn chunks_do_not_start_inside_quoted_fields() {
-        // Every row has a quoted note spanning many lines: a cut that falls inside a note moves
-        // on to the end of that record.
-        let mut data = b"a,b\n".to_vec();
-        for i in 0..400 {
-            data.extend_from_slice(format!("{i},\"").as_bytes());
-            for _ in 0..200 {
-                data.extend_from_slice(b"note \"\"line\"\"\n");
-            }
-            data.extend_from_slice(b"\"\n");
-        }
-        let plans = plan_chunks(&data, 4, 4);
-        assert!(plans.len() > 1, "the file is long enough to cut");
-        for plan in &plans {
-            let quotes_before = data[..plan.start].iter().filter(|&&b| b == b'"').count();
-            assert_eq!(quotes_before % 2, 0, "a chunk starts outside quotes");
-            assert!(data[plan.start..].first().is_some_and(u8::is_ascii_digit), "a chunk starts at a record");
-        }
     }
 
     #[test]

@@ -72,16 +72,25 @@ impl<'a> Numbering<'a> {
         MerchantNo(number_of(&mut self.numbers, &mut self.names, id, id))
     }
 
+    /// The chunk is parsed: what [`Numbering::terminal`] remembers goes (it would otherwise
+    /// stay, per merchant, until the chunks are merged).
+    pub(crate) fn parsed(&mut self) {
+        self.terminals = Vec::new();
+    }
+
     /// A terminal id a debit of merchant `no` (this chunk's number) names, kept in `arena`:
-    /// the copy kept for one of the merchant's two last terminals when it is one of them,
-    /// else a new copy. A merchant's debits come through its own few terminals, so at 10M
+    /// the copy kept for one of the two terminals the merchant's debits named most recently
+    /// when it is one of them, else a new copy. A merchant's debits come through its own few terminals, so at 10M
     /// debits most of 150 MB of copies are not made. The check reads the merchant's entry,
     /// not the kept copies (a cache miss each), but for ids longer than 16 bytes.
     pub(crate) fn terminal(&mut self, no: MerchantNo, id: &[u8], arena: &'a bumpalo::Bump) -> &'a [u8] {
         let last = &mut self.terminals[no.index()];
         let words = Words::of(id);
-        match last.iter().find(|kept| kept.words == words && middle(kept.id) == middle(id)) {
-            Some(kept) => kept.id,
+        match last.iter().position(|kept| kept.words == words && middle(kept.id) == middle(id)) {
+            Some(k) => {
+                last.swap(0, k);
+                last[0].id
+            }
             None => {
                 let kept = Kept { words, id: arena.alloc_slice_copy(id) };
                 *last = [kept, last[0]];
@@ -190,9 +199,15 @@ mod tests {
             .map(|t| numbering.terminal(m, t.as_bytes(), &arena))
             .collect();
         assert_eq!(kept, [&b"E1"[..], b"E2", b"E1", b"E2", b"E3", b"E1", b"E3"]);
-        // Copies: E1, E2, then E3; E1 again once E3 and E2 are the last two.
+        // Copies: E1, E2, then E3 (E2 named last before it); E1 again once E3 and E2 are the
+        // two named most recently; E3 is still one of them.
         assert!(std::ptr::eq(kept[0], kept[2]) && std::ptr::eq(kept[1], kept[3]) && std::ptr::eq(kept[4], kept[6]));
         assert!(!std::ptr::eq(kept[0], kept[5]));
+        // Named most recently counts, not first kept: A, B, A, C keeps A.
+        let m = numbering.number(b"M2", &arena);
+        let kept: Vec<&[u8]> =
+            ["A", "B", "A", "C", "A"].iter().map(|t| numbering.terminal(m, t.as_bytes(), &arena)).collect();
+        assert!(std::ptr::eq(kept[0], kept[2]) && std::ptr::eq(kept[0], kept[4]));
         assert_eq!(numbering.terminal(m, b"", &arena), b"");
     }
 

@@ -19,9 +19,9 @@ pub(crate) fn threads(requested: usize) -> usize {
     }
 }
 
-/// Threads for work on whole files that runs outside a run's [`crate::Options`] (reading an
-/// input file in pieces, rendering balances.csv): every core, at most 4, so that what is
-/// held per thread stays small on a large machine.
+/// Threads for work on whole files that runs outside a run's [`crate::Options`] (rendering
+/// balances.csv): every core, at most 4, so that what is held per thread stays small on a
+/// large machine.
 pub(crate) fn file_threads() -> usize {
     threads(0).min(4)
 }

@@ -3,9 +3,11 @@
 //!
 //! Rows keep copies of their ids ([`crate::ingest`]), so nothing needs the whole file at
 //! once: a file opened by path is read by each chunk's parser a window at a time into a
-//! small reused buffer, and by the hashing thread likewise. At 10M debits that is 1.26 GB
-//! not held from reading to the report (the input was 40% of the peak), and no fresh page
-//! written per 4 KiB of input.
+//! reused buffer, and by the hashing thread likewise. At 10M debits that is 1.26 GB not held
+//! from reading to the report (the input was 40% of the peak), and no fresh page written per
+//! 4 KiB of input. A window grows only while one record is longer than it (or a quoted field
+//! runs on, up to an unterminated quote's end of file): at worst as much as the file, which
+//! is what holding the file took for every run before.
 
 use std::sync::Arc;
 
@@ -14,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::error::Error;
 use crate::limits;
 
-/// The bytes of one input file and the name errors show for it.
+/// One input file: its bytes in memory, or a file a run reads; and the name errors show.
 #[derive(Clone, Debug)]
 pub struct Source {
     name: String,
@@ -45,11 +47,14 @@ impl Source {
     pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Source, Error> {
         let path = path.as_ref();
         let name = path.display().to_string();
+        let file = std::fs::File::open(path).map_err(|source| Error::Io { path: name.clone(), source })?;
+        // Opened once: a pipe opened twice could lose what was written to it in between.
         #[cfg(unix)]
-        if let Some(file) = OpenFile::open(path, &name)? {
-            return Ok(Source { name, held: Held::File(Arc::new(file)) });
-        }
-        let bytes = read_file(path, limits::INPUT_BYTES_MAX)?;
+        let file = match OpenFile::new(file, &name)? {
+            Ok(open) => return Ok(Source { name, held: Held::File(Arc::new(open)) }),
+            Err(other) => other,
+        };
+        let bytes = read_whole(file, &name, limits::INPUT_BYTES_MAX)?;
         Ok(Source { name, held: Held::Bytes(bytes) })
     }
 
@@ -86,13 +91,20 @@ impl Source {
 
 /// Reads a whole file, refusing one above `bytes_max`.
 pub(crate) fn read_file(path: &std::path::Path, bytes_max: u64) -> Result<Vec<u8>, Error> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| Error::Io { path: name.clone(), source })?;
+    read_whole(file, &name, bytes_max)
+}
+
+/// Reads what is left of an open file, refusing more than `bytes_max`.
+fn read_whole(file: std::fs::File, name: &str, bytes_max: u64) -> Result<Vec<u8>, Error> {
     use std::io::Read;
-    let io = |source| Error::Io { path: path.display().to_string(), source };
-    let file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::new();
-    file.take(bytes_max.saturating_add(1)).read_to_end(&mut bytes).map_err(io)?;
+    file.take(bytes_max.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|source| Error::Io { path: name.to_owned(), source })?;
     if bytes.len() as u64 > bytes_max {
-        return Err(too_large(&path.display().to_string(), bytes_max));
+        return Err(too_large(name, bytes_max));
     }
     Ok(bytes)
 }
@@ -108,7 +120,8 @@ pub(crate) struct OpenFile {
     file: std::fs::File,
     name: String,
     len: usize,
-    modified: Option<std::time::SystemTime>,
+    /// What the file was when opened.
+    stamp: Stamp,
     /// Bytes read at once by a parser or the hasher.
     window: usize,
 }
@@ -118,21 +131,46 @@ pub(crate) struct OpenFile {
 #[cfg_attr(not(unix), allow(dead_code))]
 const WINDOW_BYTES: usize = 1 << 20;
 
+/// A file's identity, length and times of change: what tells that it was written to. The
+/// change time (ctime) cannot be set by whoever writes the file, unlike the modification time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(unix), allow(dead_code))]
+struct Stamp {
+    device: u64,
+    inode: u64,
+    len: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+#[cfg(unix)]
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp {
+            device: meta.dev(),
+            inode: meta.ino(),
+            len: meta.size(),
+            modified: (meta.mtime(), meta.mtime_nsec()),
+            changed: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+}
+
 #[cfg(unix)]
 impl OpenFile {
-    /// The file, unless it is not a regular file (then None: it is read whole).
-    fn open(path: &std::path::Path, name: &str) -> Result<Option<OpenFile>, Error> {
-        let io = |source| Error::Io { path: name.to_owned(), source };
-        let file = std::fs::File::open(path).map_err(io)?;
-        let meta = file.metadata().map_err(io)?;
+    /// The file, to be read during the run, unless it is not a regular file (then it is
+    /// given back, to be read whole).
+    fn new(file: std::fs::File, name: &str) -> Result<Result<OpenFile, std::fs::File>, Error> {
+        let meta = file.metadata().map_err(|source| Error::Io { path: name.to_owned(), source })?;
         if !meta.is_file() {
-            return Ok(None);
+            return Ok(Err(file));
         }
         if meta.len() > limits::INPUT_BYTES_MAX {
             return Err(too_large(name, limits::INPUT_BYTES_MAX));
         }
         let len = usize::try_from(meta.len()).map_err(|_| too_large(name, usize::MAX as u64))?;
-        Ok(Some(OpenFile { file, name: name.to_owned(), len, modified: meta.modified().ok(), window: WINDOW_BYTES }))
+        Ok(Ok(OpenFile { file, name: name.to_owned(), len, stamp: Stamp::of(&meta), window: WINDOW_BYTES }))
     }
 
     /// `[start, end)` of the file into `buf`.
@@ -153,10 +191,10 @@ impl OpenFile {
         )
     }
 
-    /// An error unless the file is as long, and as old, as when it was opened.
+    /// An error unless the file is as it was when opened.
     fn unchanged(&self) -> Result<(), Error> {
         let meta = self.file.metadata().map_err(|source| Error::Io { path: self.name.clone(), source })?;
-        if meta.len() != self.len as u64 || meta.modified().ok() != self.modified {
+        if Stamp::of(&meta) != self.stamp {
             return Err(self.changed());
         }
         Ok(())
@@ -180,7 +218,8 @@ impl OpenFile {
     pub(crate) fn for_test(dir: &std::path::Path, bytes: &[u8], window: usize) -> OpenFile {
         let path = dir.join("input.csv");
         std::fs::write(&path, bytes).expect("written");
-        let mut file = OpenFile::open(&path, "input.csv").expect("opened").expect("a regular file");
+        let file = std::fs::File::open(&path).expect("opened");
+        let mut file = OpenFile::new(file, "input.csv").expect("opened").expect("a regular file");
         file.window = window;
         file
     }
@@ -287,6 +326,17 @@ mod tests {
         assert_eq!(source.bytes(), None);
         assert_eq!(source.text().len(), 7);
         assert_eq!(source.name(), path.display().to_string());
+        // A named pipe is opened once and read whole: what was written to it is all there.
+        let fifo = dir.path().join("fifo.csv");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo runs");
+        assert!(made.success());
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, b"txn_id\nT1\n").expect("written to the pipe"))
+        };
+        let piped = Source::from_path(&fifo).expect("read");
+        writer.join().expect("the writer finishes");
+        assert_eq!(piped.bytes(), Some(&b"txn_id\nT1\n"[..]));
         let device = Source::from_path("/dev/null").expect("read");
         assert_eq!(device.bytes(), Some(&b""[..]));
         let err = Source::from_path(dir.path().join("missing.csv")).expect_err("no such file");
