@@ -12,7 +12,7 @@ set -euo pipefail
 
 [ $# -ge 3 ] || { sed -n 2,10p "$0"; exit 2; }
 rev_a=$1 rev_b=$2 data=$3 runs=${4:-11} threads=${5:-2}
-repo=$(git rev-parse --show-toplevel)
+repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 work=$(mktemp -d)
 trap 'git -C "$repo" worktree remove --force "$work/a" 2>/dev/null || true;
       git -C "$repo" worktree remove --force "$work/b" 2>/dev/null || true; rm -rf "$work"' EXIT

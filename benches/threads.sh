@@ -11,10 +11,11 @@
 # Needs GNU time (/usr/bin/time) and python3.
 set -euo pipefail
 
-[ $# -ge 1 ] || { sed -n 2,10p "$0"; exit 2; }
+[ $# -ge 1 ] || { sed -n 2,11p "$0"; exit 2; }
 data=$1 runs=${2:-11}
-repo=$(git rev-parse --show-toplevel)
-target=${CARGO_TARGET_DIR:-$repo/target}
+repo=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+target=$(cd "$repo" && cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 (cd "$repo" && cargo build -q --release -p harmoni-cli)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -183,11 +183,13 @@ pub(crate) fn ingest_all<'a>(
         || parse_all(rulebook, inputs, strict, threads, arenas),
         || files.iter().map(|file| file.text().sha256_hex()).collect::<Result<Vec<_>, _>>(),
     );
-    let (parsed, digests) = (parsed?, digests?);
-    // Files opened by path were read while they were parsed and hashed: one version of each.
+    // Files opened by path were read while they were parsed and hashed: one version of each
+    // (checked first, so that a file changed midway is told as such, not as what its mix of
+    // versions looked like).
     for file in files {
         file.text().unchanged()?;
     }
+    let (parsed, digests) = (parsed?, digests?);
     Ok(Ingested { digests, ..parsed })
 }
 

@@ -41,9 +41,12 @@ impl Source {
     ///
     /// On Unix a regular file is not read here: a run reads it a window at a time while it
     /// parses and hashes it, so that its bytes are never held whole. The file must not change
-    /// until the run is over; a run that finds its length or modification time changed fails
-    /// with an error rather than report on a mix of old and new content. Other files (a pipe,
-    /// a device; any file elsewhere than on Unix) are read whole here.
+    /// from now until the run is over: a run that finds it shorter than it was here, or of
+    /// another length or modification time once read, fails with an error rather than report
+    /// on a mix of old and new content (a rewrite of the same length that puts the old
+    /// modification time back is not seen). Renaming, linking, removing the path or changing
+    /// the file's permissions meanwhile is fine. Other files (a pipe, a device; any file
+    /// elsewhere than on Unix) are read whole here.
     pub fn from_path(path: impl AsRef<std::path::Path>) -> Result<Source, Error> {
         let path = path.as_ref();
         let name = path.display().to_string();
@@ -131,29 +134,20 @@ pub(crate) struct OpenFile {
 #[cfg_attr(not(unix), allow(dead_code))]
 const WINDOW_BYTES: usize = 1 << 20;
 
-/// A file's identity, length and times of change: what tells that it was written to. The
-/// change time (ctime) cannot be set by whoever writes the file, unlike the modification time.
+/// A file's length and modification time (to the nanosecond): what tells that it was
+/// written to. Not its change time (ctime), which renaming, linking or a `chmod` also move.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(not(unix), allow(dead_code))]
 struct Stamp {
-    device: u64,
-    inode: u64,
     len: u64,
     modified: (i64, i64),
-    changed: (i64, i64),
 }
 
 #[cfg(unix)]
 impl Stamp {
     fn of(meta: &std::fs::Metadata) -> Stamp {
         use std::os::unix::fs::MetadataExt;
-        Stamp {
-            device: meta.dev(),
-            inode: meta.ino(),
-            len: meta.size(),
-            modified: (meta.mtime(), meta.mtime_nsec()),
-            changed: (meta.ctime(), meta.ctime_nsec()),
-        }
+        Stamp { len: meta.size(), modified: (meta.mtime(), meta.mtime_nsec()) }
     }
 }
 
@@ -309,6 +303,15 @@ mod tests {
         let err = text.window(4, 8, &mut buf).expect_err("the file is shorter");
         assert!(err.to_string().contains("input.csv: the file changed while it was read"), "{err}");
         assert!(text.unchanged().is_err());
+        // Permissions changed, or the path renamed: still the same content.
+        let file = OpenFile::for_test(dir.path(), b"0123456789", 4);
+        let path = dir.path().join("input.csv");
+        let mut permissions = std::fs::metadata(&path).expect("there").permissions();
+        permissions.set_readonly(true);
+        std::fs::set_permissions(&path, permissions).expect("read-only");
+        std::fs::rename(&path, dir.path().join("renamed.csv")).expect("renamed");
+        assert!(Text::File(&file).unchanged().is_ok());
+        std::fs::remove_file(dir.path().join("renamed.csv")).expect("removed");
         // As long as before, but written again.
         let file = OpenFile::for_test(dir.path(), b"0123456789", 4);
         std::thread::sleep(std::time::Duration::from_millis(20));
