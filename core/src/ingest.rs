@@ -527,7 +527,7 @@ fn plan_chunks(text: Text<'_>, body: usize, threads: usize) -> Result<Vec<ChunkP
     let mut candidates = vec![body];
     let mut cut = body + step;
     while cut < len {
-        match scan(text, cut, len, &mut buf, |window, at| memchr::memchr(b'\n', window).map(|i| at + i + 1))? {
+        match text.scan(cut, len, &mut buf, |window, at| memchr::memchr(b'\n', window).map(|i| at + i + 1))? {
             Some(start) if start < len => candidates.push(start),
             _ => break,
         }
@@ -536,7 +536,7 @@ fn plan_chunks(text: Text<'_>, body: usize, threads: usize) -> Result<Vec<ChunkP
     let ranges: Vec<(usize, usize)> = candidates.windows(2).map(|w| (w[0], w[1])).collect();
     let quotes = parallel::map(threads, ranges, |(from, to)| {
         let mut quotes = 0;
-        scan(text, from, to, &mut Vec::new(), |window, _| {
+        text.scan(from, to, &mut Vec::new(), |window, _| {
             quotes += memchr::memchr_iter(b'"', window).count();
             None::<()>
         })
@@ -558,7 +558,7 @@ fn plan_chunks(text: Text<'_>, body: usize, threads: usize) -> Result<Vec<ChunkP
 /// where the count turns even again: the start of the next record, if it is before `to`.
 fn past_quoted_line_end(text: Text<'_>, at: usize, to: usize, buf: &mut Vec<u8>) -> Result<Option<usize>, Error> {
     let mut odd = true;
-    scan(text, at, to, buf, |window, base| {
+    text.scan(at, to, buf, |window, base| {
         let mut pos = 0;
         while let Some(i) = memchr::memchr2(b'"', b'\n', &window[pos..]) {
             pos += i + 1;
@@ -570,26 +570,6 @@ fn past_quoted_line_end(text: Text<'_>, at: usize, to: usize, buf: &mut Vec<u8>)
         }
         None
     })
-}
-
-/// Reads `[from, to)` of `text` a window at a time into `find(window, where it starts)` until
-/// that finds something.
-fn scan<R>(
-    text: Text<'_>,
-    from: usize,
-    to: usize,
-    buf: &mut Vec<u8>,
-    mut find: impl FnMut(&[u8], usize) -> Option<R>,
-) -> Result<Option<R>, Error> {
-    let mut at = from;
-    while at < to {
-        let end = at.saturating_add(text.window_bytes()).min(to);
-        if let Some(found) = find(text.window(at, end, buf)?, at) {
-            return Ok(Some(found));
-        }
-        at = end;
-    }
-    Ok(None)
 }
 
 /// Parses the records that start in `[start, stop)`, reading `text` a window at a time. A

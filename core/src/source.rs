@@ -123,8 +123,8 @@ pub(crate) struct OpenFile {
     file: std::fs::File,
     name: String,
     len: usize,
-    /// What the file was when opened.
-    stamp: Stamp,
+    /// Its modification time when opened.
+    modified: (i64, i64),
     /// Bytes read at once by a parser or the hasher.
     window: usize,
 }
@@ -134,21 +134,12 @@ pub(crate) struct OpenFile {
 #[cfg_attr(not(unix), allow(dead_code))]
 const WINDOW_BYTES: usize = 1 << 20;
 
-/// A file's length and modification time (to the nanosecond): what tells that it was
-/// written to. Not its change time (ctime), which renaming, linking or a `chmod` also move.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(not(unix), allow(dead_code))]
-struct Stamp {
-    len: u64,
-    modified: (i64, i64),
-}
-
+/// A file's modification time, to the nanosecond: with its length, what tells that it was
+/// written to (not its change time, ctime, which renaming, linking or a `chmod` also move).
 #[cfg(unix)]
-impl Stamp {
-    fn of(meta: &std::fs::Metadata) -> Stamp {
-        use std::os::unix::fs::MetadataExt;
-        Stamp { len: meta.size(), modified: (meta.mtime(), meta.mtime_nsec()) }
-    }
+fn modified(meta: &std::fs::Metadata) -> (i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.mtime(), meta.mtime_nsec())
 }
 
 #[cfg(unix)]
@@ -164,7 +155,7 @@ impl OpenFile {
             return Err(too_large(name, limits::INPUT_BYTES_MAX));
         }
         let len = usize::try_from(meta.len()).map_err(|_| too_large(name, usize::MAX as u64))?;
-        Ok(Ok(OpenFile { file, name: name.to_owned(), len, stamp: Stamp::of(&meta), window: WINDOW_BYTES }))
+        Ok(Ok(OpenFile { file, name: name.to_owned(), len, modified: modified(&meta), window: WINDOW_BYTES }))
     }
 
     /// `[start, end)` of the file into `buf`.
@@ -188,7 +179,7 @@ impl OpenFile {
     /// An error unless the file is as it was when opened.
     fn unchanged(&self) -> Result<(), Error> {
         let meta = self.file.metadata().map_err(|source| Error::Io { path: self.name.clone(), source })?;
-        if Stamp::of(&meta) != self.stamp {
+        if meta.len() != self.len as u64 || modified(&meta) != self.modified {
             return Err(self.changed());
         }
         Ok(())
@@ -253,15 +244,33 @@ impl Text<'_> {
         }
     }
 
+    /// Reads `[from, to)` a window at a time into `find(window, where it starts)` until that
+    /// finds something.
+    pub(crate) fn scan<R>(
+        &self,
+        from: usize,
+        to: usize,
+        buf: &mut Vec<u8>,
+        mut find: impl FnMut(&[u8], usize) -> Option<R>,
+    ) -> Result<Option<R>, Error> {
+        let mut at = from;
+        while at < to {
+            let end = at.saturating_add(self.window_bytes()).min(to);
+            if let Some(found) = find(self.window(at, end, buf)?, at) {
+                return Ok(Some(found));
+            }
+            at = end;
+        }
+        Ok(None)
+    }
+
     /// SHA-256 of the bytes, lower-case hex.
     pub(crate) fn sha256_hex(&self) -> Result<String, Error> {
         let mut hasher = Sha256::new();
-        let (mut buf, mut at) = (Vec::new(), 0);
-        while at < self.len() {
-            let end = at.saturating_add(self.window_bytes()).min(self.len());
-            hasher.update(self.window(at, end, &mut buf)?);
-            at = end;
-        }
+        self.scan(0, self.len(), &mut Vec::new(), |window, _| {
+            hasher.update(window);
+            None::<()>
+        })?;
         Ok(crate::report::hex(&hasher.finalize()))
     }
 

@@ -1266,11 +1266,13 @@ fn memory_probe_child() {
                 std::fs::write(&path, source.bytes().expect("in memory")).expect("written");
                 Source::from_path(path).expect("opened")
             };
-            Inputs {
+            let given = Inputs {
                 allocations: by_path(&inputs.allocations),
                 debits: by_path(&inputs.debits),
                 merchants: inputs.merchants.as_ref().map(by_path),
-            }
+            };
+            drop(inputs);
+            given
         }
     };
     let rulebook = harness::fixed_rulebook();
