@@ -75,11 +75,44 @@ impl ShardOut<'_> {
         }
     }
 
-    /// Puts the balances in [`balance_order`] on the batch's own thread, while its card ids are
-    /// still in cache: the report then merges a few sorted runs rather than sorting every
-    /// balance on one thread, reading rows and card ids in random order (a cache miss each).
+    /// Puts the balances in [`balance_order`] on the batch's own thread: the report then
+    /// merges a few sorted runs rather than sorting every balance on one thread.
+    ///
+    /// Sorted on small keys, a card's first 16 bytes and the position, each read once: sorting
+    /// the 112-byte balances themselves compared card ids through their pointers, a cache miss
+    /// for each id at every comparison (perf at 10M debits: 4.3% of all samples, 1.5% at 1M).
+    /// Keys with equal heads (a card's allocations, or ids sharing 16 bytes) are then put in
+    /// full order, and the balances moved in place to where the keys say.
     pub(crate) fn finish(&mut self) {
-        self.balances.sort_unstable_by(|(x, _), (y, _)| balance_order(x, y));
+        let balances = &mut self.balances;
+        let mut keys: Vec<(u128, u32)> =
+            balances.iter().enumerate().map(|(i, (a, _))| (crate::shard::prefix(a.card), i as u32)).collect();
+        keys.sort_unstable_by(|x, y| {
+            let full = || balance_order(&balances[x.1 as usize].0, &balances[y.1 as usize].0);
+            x.0.cmp(&y.0).then_with(full)
+        });
+        let mut order: Vec<u32> = keys.into_iter().map(|(_, i)| i).collect();
+        permute(balances, &mut order);
+    }
+}
+
+/// Puts `items` in `order` in place: what was at `order[k]` goes to `k`. `order` is a
+/// permutation of the positions, and is used up (it ends as `0, 1, 2, ...`).
+fn permute<T>(items: &mut [T], order: &mut [u32]) {
+    debug_assert_eq!(items.len(), order.len());
+    for start in 0..items.len() {
+        // Each cycle of the permutation is followed once from its first position; placed
+        // positions are marked by pointing at themselves.
+        let mut k = start;
+        while order[k] as usize != k {
+            let from = order[k] as usize;
+            order[k] = k as u32;
+            if from == start {
+                break;
+            }
+            items.swap(k, from);
+            k = from;
+        }
     }
 }
 
@@ -551,5 +584,34 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
             out.balances.push((*a, remaining));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn permute_moves_each_item_to_where_the_order_says() {
+        // Cycles 0 -> 2 -> 1 -> 0 and 3 <-> 4, and 5 fixed.
+        let mut items = ['a', 'b', 'c', 'd', 'e', 'f'];
+        let mut order = [2, 0, 1, 4, 3, 5];
+        permute(&mut items, &mut order);
+        assert_eq!(items, ['c', 'a', 'b', 'e', 'd', 'f']);
+        assert_eq!(order, [0, 1, 2, 3, 4, 5]);
+    }
+
+    proptest! {
+        #[test]
+        fn permute_in_place_equals_gathering_a_copy(
+            order in (0..60u32).prop_flat_map(|n| Just((0..n).collect::<Vec<_>>()).prop_shuffle())
+        ) {
+            let items: Vec<u32> = (0..order.len() as u32).map(|i| 100 + i).collect();
+            let gathered: Vec<u32> = order.iter().map(|&i| items[i as usize]).collect();
+            let (mut permuted, mut order) = (items, order);
+            permute(&mut permuted, &mut order);
+            prop_assert_eq!(permuted, gathered);
+        }
     }
 }
