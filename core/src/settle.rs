@@ -3,15 +3,14 @@
 //! Each batch of card shards adds up what it settles per (merchant, program) as it goes
 //! ([`Sums`]). Merchants are few beside debits, so a batch's sums are small and stay in
 //! cache, and no list of every settled debit is kept (32 bytes each: 320 MB at 10M debits).
-//! A summed merchant costs more than a listed row (about 450 bytes), so a batch that meets
-//! many merchants for what it settles lists the debits of merchants it has no room for
-//! ([`Sums::add`]; room grows with the rows settled). The batches' sums and lists are then
-//! regrouped by merchant shard (a listed row becomes a 96-byte entry there), and each
-//! (merchant, program) is added up whole by one thread. Sums are exact integers, so the
-//! order of adding does not change them. Measured with the `distinct-merchants` probe of
-//! `core/tests/hostile.rs` (a million settled debits, each at a merchant of its own): 667 MB
-//! at the peak on one thread, 695 MB on two (the numbering of a million merchant ids while
-//! parsing, names.rs, is part of that).
+//! A summed (merchant, program) pair costs more than a listed row (a 96-byte map slot, 110 to
+//! 220 bytes with the map's spare room, against 32), so a batch that meets many pairs for
+//! what it settles lists the debits of pairs it has no room for ([`Sums::add`]; room grows
+//! with the rows settled). The batches' sums and lists are then regrouped by merchant shard (a listed row becomes a 96-byte entry there), and
+//! each pair is added up whole by one thread. Sums are exact integers, so the order of adding
+//! does not change them. Measured with the `distinct-merchants` probe of
+//! `core/tests/hostile.rs` (a million settled debits, each at a merchant of its own): see the
+//! README's memory section.
 //!
 //! Merchants are keyed by their number in debits.csv ([`MerchantNo`]), so summing never reads
 //! a merchant id's bytes; they are read only at the end, to sort the (merchant, program) pairs.
@@ -40,20 +39,35 @@ impl SettleAcc {
     }
 }
 
-/// A batch sums a new merchant while it sums fewer than this many merchants...
-const MERCHANTS_SUMMED: usize = 4096;
+/// A batch sums a new (merchant, program) pair while it sums fewer than this many pairs...
+const PAIRS_SUMMED: usize = 4096;
 
 /// ... or fewer than one per this many debits and reversals it settled.
-const SETTLED_PER_MERCHANT: usize = 16;
+const SETTLED_PER_PAIR: usize = 16;
 
-/// Per merchant, its programs with what was settled under each.
-type ByMerchant = std::collections::HashMap<MerchantNo, Vec<(ProgramId, SettleAcc)>, shard::ByHash>;
+/// A (merchant, program) pair, hashed to one spread-out `u64` for [`shard::IdHasher`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Pair {
+    merchant: MerchantNo,
+    program: ProgramId,
+}
+
+impl std::hash::Hash for Pair {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let key = (self.merchant.index() as u64) << 16 | u64::from(self.program);
+        state.write_u64(key.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    }
+}
+
+/// What was settled per pair. Keyed by the pair, a sum is found with one probe of the map:
+/// keyed by merchant, with a list of programs beside it, it took two cache misses per settled
+/// debit at 10M debits (perf annotate), 5% of all samples.
+type ByPair = std::collections::HashMap<Pair, SettleAcc, shard::ByHash>;
 
 /// A settled debit, or an applied reversal of one, under the debit's merchant and program.
 #[derive(Clone, Copy, Debug)]
 struct Settled {
-    merchant: MerchantNo,
-    program: ProgramId,
+    pair: Pair,
     amount: Minor,
     reversal: bool,
 }
@@ -68,11 +82,11 @@ impl Settled {
     }
 }
 
-/// What some cards settled: summed per (merchant, program) for the merchants there was room
-/// for when they were met, listed row by row for the others.
+/// What some cards settled: summed per (merchant, program) for the pairs there was room for
+/// when they were met, listed row by row for the others.
 #[derive(Default)]
 pub(crate) struct Sums {
-    summed: ByMerchant,
+    summed: ByPair,
     listed: Vec<Settled>,
     /// Debits and reversals added.
     added: usize,
@@ -82,24 +96,14 @@ impl Sums {
     /// A settled debit, or an applied reversal of a settled debit (under the debit's merchant
     /// and program).
     pub(crate) fn add(&mut self, merchant: MerchantNo, program: ProgramId, amount: Minor, reversal: bool) {
-        let settled = Settled { merchant, program, amount, reversal };
+        let settled = Settled { pair: Pair { merchant, program }, amount, reversal };
         self.added += 1;
-        let room = self.summed.len() < MERCHANTS_SUMMED.max(self.added / SETTLED_PER_MERCHANT);
-        if room || self.summed.contains_key(&merchant) {
-            add(&mut self.summed, merchant, program, &settled.acc());
+        let room = self.summed.len() < PAIRS_SUMMED.max(self.added / SETTLED_PER_PAIR);
+        if room || self.summed.contains_key(&settled.pair) {
+            self.summed.entry(settled.pair).or_default().add(&settled.acc());
         } else {
             self.listed.push(settled);
         }
-    }
-}
-
-/// Adds `acc` to what `sums` holds for (`merchant`, `program`).
-fn add(sums: &mut ByMerchant, merchant: MerchantNo, program: ProgramId, acc: &SettleAcc) {
-    // A merchant has a few programs: a short list beats a map keyed by the pair.
-    let programs = sums.entry(merchant).or_default();
-    match programs.iter_mut().find(|(p, _)| *p == program) {
-        Some((_, sum)) => sum.add(acc),
-        None => programs.push((program, *acc)),
     }
 }
 
@@ -111,15 +115,15 @@ pub(crate) fn settlement<'a>(
     merchants: &Names<'a>,
     threads: usize,
 ) -> Vec<(&'a [u8], ProgramId, SettleAcc)> {
-    type Entry = (MerchantNo, ProgramId, SettleAcc);
-    let shard_of = |m: MerchantNo| m.index() % shard::SHARDS;
+    type Entry = (Pair, SettleAcc);
+    let shard_of = |pair: Pair| pair.merchant.index() % shard::SHARDS;
     let bucketed = parallel::map(threads, batches, |sums| {
         let mut buckets: Vec<Vec<Entry>> = vec![Vec::new(); shard::SHARDS];
-        for (merchant, programs) in sums.summed {
-            buckets[shard_of(merchant)].extend(programs.into_iter().map(|(p, acc)| (merchant, p, acc)));
+        for (pair, acc) in sums.summed {
+            buckets[shard_of(pair)].push((pair, acc));
         }
         for s in sums.listed {
-            buckets[shard_of(s.merchant)].push((s.merchant, s.program, s.acc()));
+            buckets[shard_of(s.pair)].push((s.pair, s.acc()));
         }
         buckets
     });
@@ -130,13 +134,13 @@ pub(crate) fn settlement<'a>(
         }
     }
     let parts = parallel::map(threads, by_shard, |lists| {
-        let mut sums = ByMerchant::default();
-        for (merchant, program, acc) in lists.into_iter().flatten() {
-            add(&mut sums, merchant, program, &acc);
+        let mut sums = ByPair::default();
+        for (pair, acc) in lists.into_iter().flatten() {
+            sums.entry(pair).or_default().add(&acc);
         }
         sums.into_iter()
-            .flat_map(|(m, programs)| programs.into_iter().map(move |(p, acc)| (merchants[m.index()], p, acc)))
-            .filter(|(_, _, acc)| acc.debits > 0)
+            .filter(|(_, acc)| acc.debits > 0)
+            .map(|(pair, acc)| (merchants[pair.merchant.index()], pair.program, acc))
             .collect::<Vec<_>>()
     });
     let mut all: Vec<_> = parts.into_iter().flatten().collect();
@@ -175,16 +179,17 @@ mod tests {
     }
 
     #[test]
-    fn merchants_past_the_summed_ones_are_listed_and_add_up_the_same() {
-        let names: Vec<String> = (0..MERCHANTS_SUMMED + 50).map(|i| format!("M{i:05}")).collect();
+    fn pairs_past_the_summed_ones_are_listed_and_add_up_the_same() {
+        let names: Vec<String> = (0..PAIRS_SUMMED + 50).map(|i| format!("M{i:05}")).collect();
         let mut rows: Vec<Row<'_>> =
             names.iter().flat_map(|m| [entry(m, 0, 100, false), entry(m, 0, 30, true)]).collect();
-        // A summed merchant met again once the sums are full, under a new program too.
+        // A summed pair met again once the sums are full (summed), and its merchant under a new
+        // program (listed).
         rows.extend([entry(&names[0], 0, 5, false), entry(&names[0], 1, 7, false)]);
         let arena = bumpalo::Bump::new();
         let (nos, merchants) = numbered(&rows, &arena);
         let one = sums(&rows, &nos);
-        assert_eq!((one.summed.len(), one.listed.len()), (MERCHANTS_SUMMED, 100));
+        assert_eq!((one.summed.len(), one.listed.len()), (PAIRS_SUMMED, 101));
         let got = settlement(vec![one], &merchants, 2);
         let per_merchant = rows.chunks(2).zip(nos.chunks(2)).map(|(rows, nos)| sums(rows, nos)).collect();
         assert_eq!(got, settlement(per_merchant, &merchants, 1));
