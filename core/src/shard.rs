@@ -93,7 +93,7 @@ impl Hash for Headed<'_> {
 
 /// Hands an [`Id`]'s hash to the map as it is, rotated so that the bits that chose the shard
 /// (equal for every key of a shard) do not choose the bucket. Also for other keys that hash
-/// themselves to one spread-out `u64` ([`crate::names::MerchantNo`]).
+/// themselves to one spread-out `u64` ([`crate::names::MerchantNo`], `settle::Pair`).
 #[derive(Default)]
 pub(crate) struct IdHasher(u64);
 
@@ -176,13 +176,17 @@ where
             shards[id.shard()].push(Keyed { id, row: i as u32 });
             Some(())
         };
-        // The first rows tell how many of the others have a key. Hashes spread keys evenly,
-        // so each shard then gets room for its share of them, with 1/8 to spare (over 5
-        // standard deviations of a shard's share at 1M rows): no shard grows by copying what
-        // it holds (at 1M debits, perf put 11% of the page faults in such copies).
+        // The first rows tell how many of the others have a key. Hashes spread distinct keys
+        // evenly, so each shard then gets room for its share of them, with 1/8 to spare: few
+        // shards grow by copying what they hold (at 1M debits, perf put 11% of the page
+        // faults in such copies). Rows sharing a key (a card's debits) spread less evenly,
+        // so some shards still grow, and a shard left with far more room than rows gives it
+        // back below. (In u64: on wasm32 one slice holds every row, and the product would
+        // overflow a 32-bit usize past a million.)
         let sampled = end.min(start + PARTITION_SAMPLE);
         let keyed = (start..sampled).filter_map(|i| put(&mut shards, i)).count();
-        let share = (end - sampled) * keyed / (sampled - start).max(1) / SHARDS;
+        let rest = (end - sampled) as u64 * keyed as u64 / (sampled - start).max(1) as u64;
+        let share = usize::try_from(rest).unwrap_or(usize::MAX) / SHARDS;
         for shard in &mut shards {
             shard.reserve(share + share / 8 + 16);
         }
@@ -193,7 +197,11 @@ where
     });
     let mut shards: Vec<Shard<'a>> = (0..SHARDS).map(|_| Shard::default()).collect();
     for part in parts {
-        for (shard, rows) in shards.iter_mut().zip(part) {
+        for (shard, mut rows) in shards.iter_mut().zip(part) {
+            if rows.capacity() > 2 * rows.len() + 16 {
+                // Keys crowded into other shards (one card holding most rows, say).
+                rows.shrink_to_fit();
+            }
             if !rows.is_empty() {
                 shard.parts.push(rows);
             }

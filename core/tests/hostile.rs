@@ -1163,9 +1163,9 @@ fn probe_inputs(name: &str) -> (Inputs, usize) {
             (Role::Debits, bytes)
         }
         // A million settled debits, each at a merchant of its own (53 MB): the most
-        // settlement sums per input byte (each card batch sums per merchant, settle.rs). All
-        // are on one card within the hour, so each also raises VELOCITY (a million findings,
-        // much of the peak).
+        // settlement sums per input byte (each card batch sums per (merchant, program) pair,
+        // settle.rs). All are on one card within the hour, so each also raises VELOCITY (a
+        // million findings, much of the peak).
         "distinct-merchants" => {
             let mut bytes = b"txn_id,card_id,program,amount,timestamp,merchant_id,terminal_id,channel\n".to_vec();
             for i in 0..1_000_000u32 {
@@ -1374,7 +1374,7 @@ fn probe_from(name: &str, threads: usize, by_path: bool) -> (u64, u64, u64, Stri
 /// 17.7 x (47 MB in, 5 million findings and 498 MB out); dense-findings 19.4 to 20.1 x (54 MB
 /// in, 8 million findings and 778 MB out, 14.5 times the input); long-card-ids 12.6 to 14.2
 /// x (61 MB in, short-debits with card ids sharing their first 14 bytes); distinct-merchants
-/// 11.6 to 12.1 x (53 MB in, a million settled debits at a million merchants, and a million
+/// 12.3 to 12.7 x on 2026-11-24 (53 MB in, a million settled debits at a million merchants, and a million
 /// findings). The last six bounds are regression guards: memory there follows the number of
 /// findings (40 bytes each plus their texts; README "Memory and limits") and, for the last,
 /// of settlement entries (`settle.rs`).
