@@ -14,7 +14,7 @@ use crate::money::{Minor, Money, Sum};
 use crate::names::Names;
 use crate::rulebook::{ProgramId, Rulebook};
 use crate::settle::Sums;
-use crate::shard::{prefix, ByHash, Headed, Shard};
+use crate::shard::{prefix, ByHash, HeadKeyed, Headed, Shard};
 use crate::summary::Tally;
 use crate::table::Table;
 use crate::time::Instant;
@@ -121,25 +121,24 @@ fn permute<T, K>(items: &mut [T], order: &mut [K], position: impl Fn(&mut K) -> 
 pub(crate) fn shard<'a>(
     ctx: &Ctx<'_, 'a>,
     debits: &Table<Debit<'a>>,
-    debit_ids: Shard<'a>,
+    debit_ids: Shard<HeadKeyed>,
     allocations: &Table<Allocation<'a>>,
-    allocation_ids: Shard<'a>,
+    allocation_ids: Shard<HeadKeyed>,
     out: &mut ShardOut<'a>,
 ) -> Result<(), Error> {
     // Cards are worked in any order (every output is sorted later); what matters is that each
-    // card's rows are together, then in event order and draw order.
-    // Each id's first bytes are read in a loop of independent loads (many cache misses in
-    // flight at once), then the map compares them inline.
-    let headed = |ids: &Shard<'a>| ids.iter().map(|k| Headed::new(k.id)).collect::<Vec<_>>();
-    let (debit_keys, allocation_keys) = (headed(&debit_ids), headed(&allocation_ids));
+    // card's rows are together, then in event order and draw order. The map compares card
+    // ids by the heads taken when the rows were sharded: it reads no id of at most 16 bytes
+    // (perf at 10M debits put 5% of all samples in reading them here, a cache miss each).
     let capacity = allocation_ids.len() / 2 + debit_ids.len() / 8;
     let mut cards: HashMap<Headed<'a>, u32, ByHash> = HashMap::with_capacity_and_hasher(capacity, ByHash::default());
-    let mut card_of = |key: &Headed<'a>| {
+    let mut card_of = |key: Headed<'a>| {
         let next = cards.len() as u32;
-        *cards.entry(*key).or_insert(next)
+        *cards.entry(key).or_insert(next)
     };
-    let debit_cards: Vec<u32> = debit_keys.iter().map(&mut card_of).collect();
-    let allocation_cards: Vec<u32> = allocation_keys.iter().map(&mut card_of).collect();
+    let debit_cards: Vec<u32> = debit_ids.iter().map(|k| card_of(k.headed(|row| debits[row as usize].card))).collect();
+    let allocation_cards: Vec<u32> =
+        allocation_ids.iter().map(|k| card_of(k.headed(|row| allocations[row as usize].card))).collect();
     let count = cards.len();
     drop(cards);
     let (debit_ids, allocation_ids) = (debit_ids.rows(), allocation_ids.rows());

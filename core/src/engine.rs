@@ -260,9 +260,10 @@ pub(crate) fn walk_cards<'a>(
     threads: usize,
 ) -> Result<Walked<'a>, Error> {
     let (debits, allocations) = (&ingested.debits.rows, &ingested.allocations.rows);
-    let debit_shards =
-        shard::partition(threads, debits.len(), |i| (identity.status[i] == Status::Kept).then_some(debits[i].card));
-    let allocation_shards = shard::partition(threads, allocations.len(), |i| Some(allocations[i].card));
+    let debit_shards = shard::partition_headed(threads, debits.len(), |i| {
+        (identity.status[i] == Status::Kept).then_some(debits[i].card)
+    });
+    let allocation_shards = shard::partition_headed(threads, allocations.len(), |i| Some(allocations[i].card));
     let ctx = Ctx { rulebook, registry, merchants: &ingested.debits.names };
     let shards: Vec<_> = debit_shards.into_iter().zip(allocation_shards).collect();
     // A few batches of shards per thread, each worked into one output: a hostile file's

@@ -64,7 +64,7 @@ pub(crate) fn debits<'a>(rows: &Table<Debit<'a>>, programs: usize, threads: usiz
 /// and their findings.
 fn decide<'a>(
     rows: &Table<Debit<'a>>,
-    ids: shard::Shard<'a>,
+    ids: shard::Shard<shard::Keyed<'a>>,
     decided: &mut Vec<(u32, Status)>,
     findings: &mut FoundList,
 ) {

@@ -59,27 +59,33 @@ impl Hash for Id<'_> {
     }
 }
 
-/// An [`Id`] with its first 16 bytes held inline ([`prefix`]): two ids of at most 16 bytes
-/// are told apart or found equal without reading their bytes again. For ids met in random
-/// order (a shard's cards) each such read is a cache miss, and a map compares the id it is
-/// asked with the one it holds: perf at 10M debits put 16% of all samples in that `memcmp`.
+/// An id as a map key, with its first 16 bytes held inline ([`prefix`]): two ids of at most
+/// 16 bytes are told apart or found equal without reading their bytes again. For ids met in
+/// random order (a shard's cards) each such read is a cache miss, and a map compares the id it
+/// is asked with the one it holds: perf at 10M debits put 16% of all samples in that `memcmp`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Headed<'a> {
-    id: Id<'a>,
+    hash: u64,
     head: u128,
+    len: usize,
+    /// The bytes past the first 16 (empty for shorter ids).
+    tail: &'a [u8],
 }
 
 impl<'a> Headed<'a> {
     pub(crate) fn new(id: Id<'a>) -> Headed<'a> {
-        Headed { id, head: prefix(id.bytes) }
+        let tail = id.bytes.get(16..).unwrap_or_default();
+        Headed { hash: id.hash, head: prefix(id.bytes), len: id.bytes.len(), tail }
     }
 }
 
 impl PartialEq for Headed<'_> {
     fn eq(&self, other: &Self) -> bool {
-        let (x, y) = (self.id.bytes, other.id.bytes);
         // Printable ASCII has no zero byte: equal heads and lengths are equal first 16 bytes.
-        self.id.hash == other.id.hash && self.head == other.head && x.len() == y.len() && x.get(16..) == y.get(16..)
+        self.hash == other.hash
+            && self.head == other.head
+            && self.len == other.len
+            && (self.len <= 16 || self.tail == other.tail)
     }
 }
 
@@ -87,7 +93,7 @@ impl Eq for Headed<'_> {}
 
 impl Hash for Headed<'_> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u64(self.id.hash);
+        state.write_u64(self.hash);
     }
 }
 
@@ -131,30 +137,84 @@ pub(crate) struct Keyed<'a> {
     pub row: u32,
 }
 
+/// A row of a shard with its key's hash, length and first 16 bytes, taken while the key was
+/// read in row order ([`partition_headed`]), but not its bytes: a stage that compares keys
+/// then reads no id that is at most 16 bytes long. (The same 32 bytes as a [`Keyed`].)
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeadKeyed {
+    hash: u64,
+    pub row: u32,
+    len: u32,
+    head: u128,
+}
+
+impl HeadKeyed {
+    /// The key, for a map: `bytes` gives the id of a row, read only for an id longer than 16
+    /// bytes (its tail is compared then).
+    pub(crate) fn headed<'a>(&self, bytes: impl FnOnce(u32) -> &'a [u8]) -> Headed<'a> {
+        let len = self.len as usize;
+        let tail = if len > 16 { bytes(self.row).get(16..).unwrap_or_default() } else { &[] };
+        Headed { hash: self.hash, head: self.head, len, tail }
+    }
+}
+
+/// What a shard holds per row.
+pub(crate) trait Sharded: Copy + Send {
+    /// The shard of the row's key.
+    fn shard(&self) -> usize;
+    fn row(&self) -> u32;
+}
+
+impl Sharded for Keyed<'_> {
+    fn shard(&self) -> usize {
+        self.id.shard()
+    }
+    fn row(&self) -> u32 {
+        self.row
+    }
+}
+
+impl Sharded for HeadKeyed {
+    fn shard(&self) -> usize {
+        (self.hash >> 56) as usize
+    }
+    fn row(&self) -> u32 {
+        self.row
+    }
+}
+
 const _: () = assert!(SHARDS == 256, "Id::shard takes the hash's top byte");
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<HeadKeyed>() == std::mem::size_of::<Keyed<'_>>());
 
 /// The rows of one shard, as the threads that sharded them found them: each part in
 /// increasing row order, the parts one after the other. Merging the parts into one vector
 /// per shard was a copy of every key on one thread while the others waited (50 ms at 1M
 /// debits, for identity and the cards together); a stage reads them where they are instead.
-#[derive(Debug, Default)]
-pub(crate) struct Shard<'a> {
-    parts: Vec<Vec<Keyed<'a>>>,
+#[derive(Debug)]
+pub(crate) struct Shard<T> {
+    parts: Vec<Vec<T>>,
 }
 
-impl<'a> Shard<'a> {
+impl<T> Default for Shard<T> {
+    fn default() -> Self {
+        Shard { parts: Vec::new() }
+    }
+}
+
+impl<T: Sharded> Shard<T> {
     pub(crate) fn len(&self) -> usize {
         self.parts.iter().map(Vec::len).sum()
     }
 
     /// The rows, in increasing row order.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &Keyed<'a>> + '_ {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &T> + '_ {
         self.parts.iter().flatten()
     }
 
     /// Just the row numbers, in increasing order.
     pub(crate) fn rows(self) -> Vec<u32> {
-        self.iter().map(|k| k.row).collect()
+        self.iter().map(T::row).collect()
     }
 }
 
@@ -163,17 +223,43 @@ const PARTITION_SAMPLE: usize = 4096;
 
 /// Rows `0..count` whose `key` is some, grouped by the shard of their key, in increasing row
 /// order within each shard. Each key is hashed once, here, in one sequential pass per slice.
-pub(crate) fn partition<'a, F>(threads: usize, count: usize, key: F) -> Vec<Shard<'a>>
+pub(crate) fn partition<'a, F>(threads: usize, count: usize, key: F) -> Vec<Shard<Keyed<'a>>>
 where
     F: Fn(usize) -> Option<&'a [u8]> + Sync,
 {
     let state = hasher();
+    partition_with(threads, count, |i| key(i).map(|bytes| Keyed { id: Id::new(&state, bytes), row: i as u32 }))
+}
+
+/// [`partition`], keeping each key's head instead of its bytes ([`HeadKeyed`]). Ids longer
+/// than [`limits::ID_BYTES_MAX`](crate::limits::ID_BYTES_MAX) are refused while parsing, so
+/// a length fits 32 bits.
+pub(crate) fn partition_headed<'a, F>(threads: usize, count: usize, key: F) -> Vec<Shard<HeadKeyed>>
+where
+    F: Fn(usize) -> Option<&'a [u8]> + Sync,
+{
+    let state = hasher();
+    partition_with(threads, count, |i| {
+        key(i).map(|bytes| HeadKeyed {
+            hash: state.hash_one(bytes),
+            row: i as u32,
+            len: bytes.len() as u32,
+            head: prefix(bytes),
+        })
+    })
+}
+
+/// Rows `0..count` whose `make` is some, by shard, in increasing row order within each.
+fn partition_with<T, F>(threads: usize, count: usize, make: F) -> Vec<Shard<T>>
+where
+    T: Sharded,
+    F: Fn(usize) -> Option<T> + Sync,
+{
     let parts = parallel::map(threads, parallel::slices(count, threads), |(start, end)| {
-        let mut shards: Vec<Vec<Keyed<'a>>> = vec![Vec::new(); SHARDS];
-        let put = |shards: &mut Vec<Vec<Keyed<'a>>>, i: usize| {
-            let bytes = key(i)?;
-            let id = Id::new(&state, bytes);
-            shards[id.shard()].push(Keyed { id, row: i as u32 });
+        let mut shards: Vec<Vec<T>> = (0..SHARDS).map(|_| Vec::new()).collect();
+        let put = |shards: &mut Vec<Vec<T>>, i: usize| {
+            let k = make(i)?;
+            shards[k.shard()].push(k);
             Some(())
         };
         // The first rows tell how many of the others have a key. Hashes spread distinct keys
@@ -195,7 +281,7 @@ where
         }
         shards
     });
-    let mut shards: Vec<Shard<'a>> = (0..SHARDS).map(|_| Shard::default()).collect();
+    let mut shards: Vec<Shard<T>> = (0..SHARDS).map(|_| Shard::default()).collect();
     for part in parts {
         for (shard, mut rows) in shards.iter_mut().zip(part) {
             if rows.capacity() > 2 * rows.len() + 16 {
@@ -228,28 +314,54 @@ pub(crate) fn by_id(x: &[u8], y: &[u8]) -> std::cmp::Ordering {
 mod tests {
     use super::*;
 
+    const IDS: [&[u8]; 8] = [
+        b"C1",
+        b"C10",
+        b"KHS0000000000001",
+        b"KHS00000000000012",
+        b"KHS0000000000001-A-LONGER-ID",
+        b"KHS0000000000001-B-LONGER-ID",
+        b"KHS0000000000001-A-LONGER-ID-",
+        b"KHS0000000000001-A-LONGER-IE",
+    ];
+
     #[test]
     fn headed_ids_are_equal_exactly_when_their_bytes_are() {
         let state = hasher();
-        let ids: [&[u8]; 7] = [
-            b"C1",
-            b"C10",
-            b"KHS0000000000001",
-            b"KHS00000000000012",
-            b"KHS0000000000001-A-LONGER-ID",
-            b"KHS0000000000001-B-LONGER-ID",
-            b"KHS0000000000001-A-LONGER-ID-",
-        ];
-        for x in ids {
-            for y in ids {
+        for x in IDS {
+            for y in IDS {
                 let (hx, hy) = (Headed::new(Id::new(&state, x)), Headed::new(Id::new(&state, y)));
                 assert_eq!(hx == hy, x == y, "{:?} {:?}", std::str::from_utf8(x), std::str::from_utf8(y));
                 // Also with equal hashes forced: the inline head, length and tail decide alone.
-                let forced = Headed::new(Id { hash: hx.id.hash, bytes: y });
+                let forced = Headed::new(Id { hash: hx.hash, bytes: y });
                 assert_eq!(hx == forced, x == y);
             }
         }
         let copy = b"KHS0000000000001-A-LONGER-ID".to_vec();
-        assert!(Headed::new(Id::new(&state, &copy)) == Headed::new(Id::new(&state, ids[4])));
+        assert!(Headed::new(Id::new(&state, &copy)) == Headed::new(Id::new(&state, IDS[4])));
+    }
+
+    #[test]
+    fn head_keyed_rows_give_the_keys_of_their_ids_reading_only_long_ones() {
+        let state = hasher();
+        let shards = partition_headed(1, IDS.len(), |i| Some(IDS[i]));
+        let mut keyed: Vec<HeadKeyed> = shards.iter().flat_map(|s| s.iter().copied()).collect();
+        keyed.sort_by_key(|k| k.row);
+        assert_eq!(keyed.len(), IDS.len());
+        let read = std::cell::Cell::new(0);
+        for k in &keyed {
+            let id = IDS[k.row as usize];
+            assert_eq!(k.shard(), Id::new(&state, id).shard());
+            let headed = k.headed(|row| {
+                read.set(read.get() + 1);
+                IDS[row as usize]
+            });
+            for y in IDS {
+                assert_eq!(headed == Headed::new(Id::new(&state, y)), id == y);
+            }
+        }
+        // Only the five ids longer than 16 bytes were read.
+        assert_eq!(read.get(), IDS.iter().filter(|id| id.len() > 16).count());
+        assert_eq!(read.get(), 5);
     }
 }
