@@ -250,7 +250,7 @@ where
 }
 
 /// Rows `0..count` whose `make` is some, by shard, in increasing row order within each.
-fn partition_with<T, F>(threads: usize, count: usize, make: F) -> Vec<Shard<T>>
+pub(crate) fn partition_with<T, F>(threads: usize, count: usize, make: F) -> Vec<Shard<T>>
 where
     T: Sharded,
     F: Fn(usize) -> Option<T> + Sync,
