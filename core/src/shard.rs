@@ -41,7 +41,7 @@ impl<'a> Id<'a> {
 
     /// The shard: the hash's top byte (maps use the other bits, see [`IdHasher`]).
     pub(crate) fn shard(&self) -> usize {
-        (self.hash >> 56) as usize
+        shard_of(self.hash)
     }
 }
 
@@ -81,7 +81,8 @@ impl<'a> Headed<'a> {
 
 impl PartialEq for Headed<'_> {
     fn eq(&self, other: &Self) -> bool {
-        // Printable ASCII has no zero byte: equal heads and lengths are equal first 16 bytes.
+        // Equal lengths and heads are equal first min(length, 16) bytes: the zero padding of a
+        // head lies past the end of both ids.
         self.hash == other.hash
             && self.head == other.head
             && self.len == other.len
@@ -139,7 +140,8 @@ pub(crate) struct Keyed<'a> {
 
 /// A row of a shard with its key's hash, length and first 16 bytes, taken while the key was
 /// read in row order ([`partition_headed`]), but not its bytes: a stage that compares keys
-/// then reads no id that is at most 16 bytes long. (The same 32 bytes as a [`Keyed`].)
+/// then reads no id that is at most 16 bytes long. (The same 32 bytes as a [`Keyed`] on
+/// 64-bit targets.)
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct HeadKeyed {
     hash: u64,
@@ -176,14 +178,19 @@ impl Sharded for Keyed<'_> {
 
 impl Sharded for HeadKeyed {
     fn shard(&self) -> usize {
-        (self.hash >> 56) as usize
+        shard_of(self.hash)
     }
     fn row(&self) -> u32 {
         self.row
     }
 }
 
-const _: () = assert!(SHARDS == 256, "Id::shard takes the hash's top byte");
+/// The shard of a key hashed to `hash`: its top byte.
+fn shard_of(hash: u64) -> usize {
+    (hash >> 56) as usize
+}
+
+const _: () = assert!(SHARDS == 256, "shard_of takes the hash's top byte");
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<HeadKeyed>() == std::mem::size_of::<Keyed<'_>>());
 
@@ -218,7 +225,7 @@ impl<T: Sharded> Shard<T> {
     }
 }
 
-/// Rows [`partition`] reads before it sizes its shards.
+/// Rows [`partition_with`] reads before it sizes its shards.
 const PARTITION_SAMPLE: usize = 4096;
 
 /// Rows `0..count` whose `key` is some, grouped by the shard of their key, in increasing row
@@ -240,11 +247,9 @@ where
 {
     let state = hasher();
     partition_with(threads, count, |i| {
-        key(i).map(|bytes| HeadKeyed {
-            hash: state.hash_one(bytes),
-            row: i as u32,
-            len: bytes.len() as u32,
-            head: prefix(bytes),
+        key(i).map(|bytes| {
+            debug_assert!(bytes.len() <= crate::limits::ID_BYTES_MAX, "ids are checked when parsed");
+            HeadKeyed { hash: state.hash_one(bytes), row: i as u32, len: bytes.len() as u32, head: prefix(bytes) }
         })
     })
 }
@@ -296,8 +301,9 @@ where
     shards
 }
 
-/// The first 16 bytes of an id as a big-endian integer. Ids are printable ASCII (no zero
-/// byte), so these order as the bytes do; ids that agree on them are then compared whole.
+/// The first 16 bytes of an id as a big-endian integer, zero-padded. Ids are printable ASCII
+/// (no zero byte), so these order as the bytes do; ids that agree on them are then compared
+/// whole.
 pub(crate) fn prefix(id: &[u8]) -> u128 {
     let mut bytes = [0u8; 16];
     let n = id.len().min(16);

@@ -1367,17 +1367,18 @@ fn probe_from(name: &str, threads: usize, by_path: bool) -> (u64, u64, u64, Stri
 /// release (`cargo test --release --test hostile -- --ignored --nocapture memory`, which
 /// prints the numbers and the time and peak of every stage).
 ///
-/// Measured on the 2-core machine (release, 2026-11-23): huge-field, wide-rows and
-/// quoted-no-line-ends 0.01 to 0.07 x; wide-header 0.5 to 2.5 x of 100 KB (refused at once);
-/// million-duplicates 4.8 to 5.2 x (71 MB in, 104 MB of findings.csv out); million-distinct
-/// 9 to 10 x (73 MB in, 4 million findings and 403 MB of output out); short-debits 15.6 to
-/// 17.7 x (47 MB in, 5 million findings and 498 MB out); dense-findings 19.4 to 20.1 x (54 MB
-/// in, 8 million findings and 778 MB out, 14.5 times the input); long-card-ids 12.6 to 14.2
-/// x (61 MB in, short-debits with card ids sharing their first 14 bytes); distinct-merchants
-/// 12.3 to 12.7 x on 2026-11-24 (53 MB in, a million settled debits at a million merchants, and a million
-/// findings). The last six bounds are regression guards: memory there follows the number of
-/// findings (40 bytes each plus their texts; README "Memory and limits") and, for the last,
-/// of settlement entries (`settle.rs`).
+/// Measured on the 2-core machine (release, 2026-11-24, three runs, inputs in memory and by
+/// path): huge-field, wide-rows and quoted-no-line-ends 0.03 to 0.09 x in memory, 0.46 to 1.14
+/// x by path (a read window holds the 10 MB field); wide-header 1.8 to 6.1 x of 100 KB
+/// (refused at once); million-duplicates 4.0 to 4.1 x (71 MB in, 104 MB of findings.csv
+/// out); million-distinct 8.5 to 9.3 x (73 MB in, 4 million findings and 403 MB of output
+/// out); short-debits 14.7 to 15.9 x (47 MB in, 5 million findings and 498 MB out);
+/// dense-findings 18.2 to 19.9 x (54 MB in, 8 million findings and 778 MB out, 14.5 times the
+/// input); long-card-ids 12.2 to 13.4 x (61 MB in, short-debits with card ids sharing their
+/// first 14 bytes); distinct-merchants 11.5 to 12.7 x (53 MB in, a million settled debits at
+/// a million merchants, and a million findings). The last six bounds are regression guards:
+/// memory there follows the number of findings (40 bytes each plus their texts; README
+/// "Memory and limits") and, for the last, of settlement entries (`settle.rs`).
 #[test]
 #[ignore = "measures: spawns child processes with inputs up to 100 MB; .ci/test runs it in release"]
 fn memory_stays_within_a_small_multiple_of_the_input() {
