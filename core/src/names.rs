@@ -86,7 +86,10 @@ impl<'a> Numbering<'a> {
     pub(crate) fn terminal(&mut self, no: MerchantNo, id: &[u8], arena: &'a bumpalo::Bump) -> &'a [u8] {
         let last = &mut self.terminals[no.index()];
         let words = Words::of(id);
-        match last.iter().position(|kept| kept.words == words && middle(kept.id) == middle(id)) {
+        // The middles are compared only when there are any (a call to memcmp per debit was
+        // 3% of samples at 1M debits, where no terminal id is longer than 16 bytes).
+        let same = |kept: &Kept<'_>| kept.words == words && (id.len() <= 16 || middle(kept.id) == middle(id));
+        match last.iter().position(same) {
             Some(k) => {
                 last.swap(0, k);
                 last[0].id
@@ -209,6 +212,12 @@ mod tests {
             ["A", "B", "A", "C", "A"].iter().map(|t| numbering.terminal(m, t.as_bytes(), &arena)).collect();
         assert!(std::ptr::eq(kept[0], kept[2]) && std::ptr::eq(kept[0], kept[4]));
         assert_eq!(numbering.terminal(m, b"", &arena), b"");
+        // Ids longer than 16 bytes that differ only between their first and last 8 are told
+        // apart by their middles.
+        let (x, y) = (b"ATM-KDR-0000-0000-0001", b"ATM-KDR-1111-0000-0001");
+        let kept: Vec<&[u8]> = [x, y, x].iter().map(|t| numbering.terminal(m, *t, &arena)).collect();
+        assert_eq!(kept, [&x[..], y, x]);
+        assert!(std::ptr::eq(kept[0], kept[2]) && !std::ptr::eq(kept[0], kept[1]));
     }
 
     #[test]
