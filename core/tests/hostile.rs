@@ -13,7 +13,7 @@
 //! each measures its own peak (VmHWM) without the other tests' allocations.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use harmoni::{reconcile, write_folder, Inputs, Options, OutputFile, Report, Rulebook, Source};
 
@@ -762,25 +762,23 @@ fn duplicate_debits(n: usize) -> Vec<u8> {
 
 #[test]
 fn a_hundred_thousand_copies_of_one_transaction() {
-    copies_of_one_transaction(100_000, Duration::from_secs(if cfg!(debug_assertions) { 30 } else { 2 }));
+    copies_of_one_transaction(100_000);
 }
 
-/// About 3 s in release on a loaded 2-core machine (1 s of it building findings.csv); over a
-/// minute unoptimized, hence release only.
+/// Over a minute unoptimized, hence release only. How long it takes is not asserted (speed
+/// is measured by benches, not by tests on a shared machine): the memory probe
+/// `million-duplicates` prints it, and a run quadratic in the copies would not end.
 #[test]
 #[cfg_attr(debug_assertions, ignore = "slow unoptimized: run with --release")]
-fn a_million_copies_of_one_transaction_finish_fast() {
-    copies_of_one_transaction(1_000_000, Duration::from_secs(10));
+fn a_million_copies_of_one_transaction() {
+    copies_of_one_transaction(1_000_000);
 }
 
-fn copies_of_one_transaction(n: usize, bound: Duration) {
+fn copies_of_one_transaction(n: usize) {
     let bytes = duplicate_debits(n);
     let inputs = harness::inputs_with(Role::Debits, &bytes);
     let rulebook = harness::fixed_rulebook();
-    let start = Instant::now();
     let r = reconcile(&rulebook, &inputs, &Options::default()).expect("the run succeeds");
-    let files = r.files();
-    let elapsed = start.elapsed();
     assert_eq!(input_rows(&r, Role::Debits), (n as u64, 0));
     let duplicates = r.findings.iter().filter(|f| f.rule.as_str() == "DUPLICATE_TXN").count();
     assert_eq!(duplicates, n - 1);
@@ -790,7 +788,6 @@ fn copies_of_one_transaction(n: usize, bound: Duration) {
     assert_eq!(first.line, 3, "the first copy (line 2) is kept");
     assert_eq!((r.summary.programs[0].program.as_str(), r.summary.programs[0].debits), ("ASLUT", 1));
     harness::check_report(&rulebook, &inputs, &r);
-    assert!(elapsed < bound, "{elapsed:?} for {n} copies ({} bytes of findings)", files[1].bytes.len());
 }
 
 /// `n` distinct allocations of card C1 (amounts 1, 2, ...).
@@ -1231,6 +1228,15 @@ fn probe_inputs(name: &str) -> (Inputs, usize) {
             }
             (Role::Debits, bytes)
         }
+        // A million short allocations, each of a card, a beneficiary and a household of its
+        // own (51 MB): the most balances, and beneficiary-rule keys, per input byte.
+        "short-allocations" => {
+            let mut bytes = format!("{ALLOCATION_HEADER}\n").into_bytes();
+            for i in 0..1_000_000u32 {
+                bytes.extend(format!("C{i:x},B{i:x},H{i:x},ASLUT,2022-08-01,2022-08-31,1\n").as_bytes());
+            }
+            (Role::Allocations, bytes)
+        }
         // 5 million one-field rows, every one rejected (10 MB).
         "tiny-bad-rows" => {
             let mut bytes = format!("{DEBIT_HEADER}\n").into_bytes();
@@ -1376,9 +1382,13 @@ fn probe_from(name: &str, threads: usize, by_path: bool) -> (u64, u64, u64, Stri
 /// dense-findings 18.2 to 19.9 x (54 MB in, 8 million findings and 778 MB out, 14.5 times the
 /// input); long-card-ids 12.2 to 13.4 x (61 MB in, short-debits with card ids sharing their
 /// first 14 bytes); distinct-merchants 11.5 to 12.7 x (53 MB in, a million settled debits at
-/// a million merchants, and a million findings). The last six bounds are regression guards:
-/// memory there follows the number of findings (40 bytes each plus their texts; README
-/// "Memory and limits") and, for the last, of settlement entries (`settle.rs`).
+/// a million merchants, and a million findings); short-allocations 12.6 to 14.5 x (51 MB in,
+/// a million balances: the peak is in the report stage, where each balance is held as a
+/// kept allocation of 112 bytes, a sort key of 32 and a `Balance` of about 270 with its
+/// strings; the beneficiary rules' keys add 55 MB, 1.1 x, before it). The last seven bounds
+/// are regression guards: memory there follows the number of findings (40 bytes each plus
+/// their texts; README "Memory and limits"), of settlement entries (`settle.rs`) and of
+/// balances.
 #[test]
 #[ignore = "measures: spawns child processes with inputs up to 100 MB; .ci/test runs it in release"]
 fn memory_stays_within_a_small_multiple_of_the_input() {
@@ -1393,6 +1403,7 @@ fn memory_stays_within_a_small_multiple_of_the_input() {
         ("long-card-ids", 22.0),
         ("dense-findings", 25.0),
         ("distinct-merchants", 14.0),
+        ("short-allocations", 18.0),
     ];
     let mut over = Vec::new();
     for &(name, bound) in cases {
