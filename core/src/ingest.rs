@@ -352,8 +352,7 @@ impl RowSpec for DebitSpec<'_> {
             };
         // Kept last, so that the arena and the table hold no id of a rejected row.
         let (txn, original, card) = (f.keep(txn), f.keep(original), f.keep(card));
-        let merchant = names.number(merchant, f.arena);
-        let terminal = names.terminal(merchant, terminal, f.arena);
+        let (merchant, terminal) = names.debit(merchant, terminal, f.arena);
         Ok(Debit { line, txn, kind, original, card, program, amount, instant, merchant, terminal, channel, mcc, atc })
     }
 

@@ -13,12 +13,23 @@
 //! exactly. Their order is the order ids were first met in the file, so nothing that is
 //! output may be ordered by number: settlement is sorted by the ids' bytes.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 
 use crate::shard::{self, ByHash, Headed, Id};
 
 /// Ids by their number; short ids are compared inline ([`Headed`]), not read again.
 type Numbers<'a> = HashMap<Headed<'a>, u32, ByHash>;
+
+/// A merchant id as a chunk met it: its number, and the terminal ids its last debits named
+/// ([`Numbering::debit`]). Kept in the map's entry, so that a debit costs one cache miss for
+/// both: apart, at 10M debits, the map and the terminals were a miss each, 9% of samples.
+struct Seen<'a> {
+    number: u32,
+    /// The two named most recently, the latest first (a `Cell`: the entry is found through
+    /// a shared reference, see [`Numbering::debit`]).
+    terminals: Cell<[Kept<'a>; 2]>,
+}
 
 /// A merchant id, by its number in the file's [`Names`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,65 +53,74 @@ pub(crate) type Names<'a> = Vec<&'a [u8]>;
 
 /// The ids one chunk met, numbered in the order it met them.
 pub(crate) struct Numbering<'a> {
-    numbers: Numbers<'a>,
+    seen: HashMap<Headed<'a>, Seen<'a>, ByHash>,
     /// Without their heads (24 bytes less each: a hostile file has millions of merchants).
     names: Vec<Id<'a>>,
-    /// Per merchant, the terminal ids its last debits named, as kept ([`Numbering::terminal`]).
-    terminals: Vec<[Kept<'a>; 2]>,
     state: ahash::RandomState,
 }
 
 impl Default for Numbering<'_> {
     fn default() -> Self {
-        Numbering { numbers: Numbers::default(), names: Vec::new(), terminals: Vec::new(), state: shard::hasher() }
+        Numbering { seen: HashMap::default(), names: Vec::new(), state: shard::hasher() }
     }
 }
 
 impl<'a> Numbering<'a> {
-    /// The chunk's number for `id`, which is copied into `arena` the first time it is met
-    /// (the rows outlive the input).
-    pub(crate) fn number(&mut self, id: &[u8], arena: &'a bumpalo::Bump) -> MerchantNo {
-        let probe = Id::new(&self.state, id);
+    /// A debit's merchant id and terminal id: the chunk's number for the merchant (its id
+    /// copied into `arena` the first time it is met: the rows outlive the input), and the
+    /// terminal id kept in `arena`. That is the copy kept for one of the two terminals the
+    /// merchant's debits named most recently when it is one of them, else a new copy. A
+    /// merchant's debits come through its own few terminals, so at 10M debits most of 150 MB
+    /// of copies are not made. The check reads the merchant's entry, not the kept copies (a
+    /// cache miss each), but for ids longer than 16 bytes.
+    pub(crate) fn debit(
+        &mut self,
+        merchant: &[u8],
+        terminal: &[u8],
+        arena: &'a bumpalo::Bump,
+    ) -> (MerchantNo, &'a [u8]) {
+        let probe = Id::new(&self.state, merchant);
         // Looked up as it is (a shared map may be read with shorter-lived keys); only a new
         // id is copied and hashed into the map again.
-        let numbers: &HashMap<Headed<'_>, u32, ByHash> = &self.numbers;
-        if let Some(&number) = numbers.get(&Headed::new(probe)) {
-            return MerchantNo(number);
+        let seen: &HashMap<Headed<'_>, Seen<'a>, ByHash> = &self.seen;
+        if let Some(seen) = seen.get(&Headed::new(probe)) {
+            return (MerchantNo(seen.number), keep(&seen.terminals, terminal, arena));
         }
-        let id = Id { hash: probe.hash, bytes: &*arena.alloc_slice_copy(id) };
-        self.terminals.push([Kept::default(); 2]);
-        MerchantNo(number_of(&mut self.numbers, &mut self.names, id, id))
+        let id = Id { hash: probe.hash, bytes: &*arena.alloc_slice_copy(merchant) };
+        let entry = Seen { number: self.names.len() as u32, terminals: Cell::default() };
+        let kept = keep(&entry.terminals, terminal, arena);
+        self.seen.insert(Headed::new(id), entry);
+        self.names.push(id);
+        (MerchantNo(self.names.len() as u32 - 1), kept)
     }
 
-    /// The chunk is parsed: what [`Numbering::terminal`] remembers goes (it would otherwise
-    /// stay, per merchant, until the chunks are merged).
+    /// The chunk is parsed: the map goes (the merge numbers the chunk's ids from `names`), so
+    /// that it does not stay, per merchant, until every chunk is parsed.
     pub(crate) fn parsed(&mut self) {
-        self.terminals = Vec::new();
+        self.seen = HashMap::default();
     }
+}
 
-    /// A terminal id a debit of merchant `no` (this chunk's number) names, kept in `arena`:
-    /// the copy kept for one of the two terminals the merchant's debits named most recently
-    /// when it is one of them, else a new copy. A merchant's debits come through its own few terminals, so at 10M
-    /// debits most of 150 MB of copies are not made. The check reads the merchant's entry,
-    /// not the kept copies (a cache miss each), but for ids longer than 16 bytes.
-    pub(crate) fn terminal(&mut self, no: MerchantNo, id: &[u8], arena: &'a bumpalo::Bump) -> &'a [u8] {
-        let last = &mut self.terminals[no.index()];
-        let words = Words::of(id);
-        // The middles are compared only when there are any (a call to memcmp per debit was
-        // 3% of samples at 1M debits, where no terminal id is longer than 16 bytes).
-        let same = |kept: &Kept<'_>| kept.words == words && (id.len() <= 16 || middle(kept.id) == middle(id));
-        match last.iter().position(same) {
-            Some(k) => {
-                last.swap(0, k);
-                last[0].id
-            }
-            None => {
-                let kept = Kept { words, id: arena.alloc_slice_copy(id) };
-                *last = [kept, last[0]];
-                kept.id
-            }
+/// `id` as kept among a merchant's `last` two terminals ([`Numbering::debit`]).
+fn keep<'a>(last: &Cell<[Kept<'a>; 2]>, id: &[u8], arena: &'a bumpalo::Bump) -> &'a [u8] {
+    let mut kept = last.get();
+    let words = Words::of(id);
+    // The middles are compared only when there are any (a call to memcmp per debit was 3% of
+    // samples at 1M debits, where no terminal id is longer than 16 bytes).
+    let same = |kept: &Kept<'_>| kept.words == words && (id.len() <= 16 || middle(kept.id) == middle(id));
+    let found = match kept.iter().position(same) {
+        Some(k) => {
+            kept.swap(0, k);
+            kept[0]
         }
-    }
+        None => {
+            let new = Kept { words, id: arena.alloc_slice_copy(id) };
+            kept = [new, kept[0]];
+            new
+        }
+    };
+    last.set(kept);
+    found.id
 }
 
 /// A kept id, with what tells it apart from others without reading it.
@@ -155,7 +175,7 @@ pub(crate) fn merge(chunks: Vec<Numbering<'_>>) -> (Names<'_>, Vec<Vec<u32>>) {
     let renumbered = chunks
         .into_iter()
         .map(|chunk| {
-            drop(chunk.numbers);
+            drop(chunk.seen);
             chunk.names.into_iter().map(|id| number_of(&mut numbers, &mut names, id, id.bytes)).collect()
         })
         .collect();
@@ -196,27 +216,30 @@ mod tests {
     fn a_merchants_terminals_are_kept_once_while_they_alternate() {
         let arena = bumpalo::Bump::new();
         let mut numbering = Numbering::default();
-        let m = numbering.number(b"M1", &arena);
-        let kept: Vec<&[u8]> = ["E1", "E2", "E1", "E2", "E3", "E1", "E3"]
-            .iter()
-            .map(|t| numbering.terminal(m, t.as_bytes(), &arena))
-            .collect();
-        assert_eq!(kept, [&b"E1"[..], b"E2", b"E1", b"E2", b"E3", b"E1", b"E3"]);
+        let mut debits = |merchant: &[u8], terminals: &[&[u8]]| -> Vec<&[u8]> {
+            let (numbers, kept): (Vec<MerchantNo>, Vec<&[u8]>) =
+                terminals.iter().map(|t| numbering.debit(merchant, t, &arena)).unzip();
+            assert!(numbers.iter().all(|&n| n == numbers[0]), "one number per merchant: {numbers:?}");
+            kept
+        };
+        let m1 = debits(b"M1", &[b"E1", b"E2", b"E1", b"E2", b"E3", b"E1", b"E3"]);
+        assert_eq!(m1, [&b"E1"[..], b"E2", b"E1", b"E2", b"E3", b"E1", b"E3"]);
         // Copies: E1, E2, then E3 (E2 named last before it); E1 again once E3 and E2 are the
         // two named most recently; E3 is still one of them.
-        assert!(std::ptr::eq(kept[0], kept[2]) && std::ptr::eq(kept[1], kept[3]) && std::ptr::eq(kept[4], kept[6]));
-        assert!(!std::ptr::eq(kept[0], kept[5]));
+        assert!(std::ptr::eq(m1[0], m1[2]) && std::ptr::eq(m1[1], m1[3]) && std::ptr::eq(m1[4], m1[6]));
+        assert!(!std::ptr::eq(m1[0], m1[5]));
         // Named most recently counts, not first kept: A, B, A, C keeps A.
-        let m = numbering.number(b"M2", &arena);
-        let kept: Vec<&[u8]> =
-            ["A", "B", "A", "C", "A"].iter().map(|t| numbering.terminal(m, t.as_bytes(), &arena)).collect();
+        let kept = debits(b"M2", &[b"A", b"B", b"A", b"C", b"A", b""]);
         assert!(std::ptr::eq(kept[0], kept[2]) && std::ptr::eq(kept[0], kept[4]));
-        assert_eq!(numbering.terminal(m, b"", &arena), b"");
+        assert_eq!(kept[5], b"");
+        // Each merchant keeps its own: M1's last two are E3 and E1, M2's the empty id and A.
+        assert!(std::ptr::eq(debits(b"M1", &[b"E3"])[0], m1[6]) && std::ptr::eq(debits(b"M2", &[b"A"])[0], kept[4]));
+        assert!(!std::ptr::eq(debits(b"M2", &[b"E3"])[0], m1[6]));
         // Ids longer than 16 bytes that differ only between their first and last 8 are told
         // apart by their middles.
-        let (x, y) = (b"ATM-KDR-0000-0000-0001", b"ATM-KDR-1111-0000-0001");
-        let kept: Vec<&[u8]> = [x, y, x].iter().map(|t| numbering.terminal(m, *t, &arena)).collect();
-        assert_eq!(kept, [&x[..], y, x]);
+        let (x, y): (&[u8], &[u8]) = (b"ATM-KDR-0000-0000-0001", b"ATM-KDR-1111-0000-0001");
+        let kept = debits(b"M3", &[x, y, x]);
+        assert_eq!(kept, [x, y, x]);
         assert!(std::ptr::eq(kept[0], kept[2]) && !std::ptr::eq(kept[0], kept[1]));
     }
 
@@ -228,7 +251,7 @@ mod tests {
         let mut local: Vec<Vec<MerchantNo>> = Vec::new();
         for ids in &chunks {
             let mut numbering = Numbering::default();
-            local.push(ids.iter().map(|id| numbering.number(id.as_bytes(), &arena)).collect());
+            local.push(ids.iter().map(|id| numbering.debit(id.as_bytes(), b"E", &arena).0).collect());
             numberings.push(numbering);
         }
         assert_eq!(local[0][0], local[0][2]);
