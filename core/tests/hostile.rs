@@ -765,9 +765,10 @@ fn a_hundred_thousand_copies_of_one_transaction() {
     copies_of_one_transaction(100_000);
 }
 
-/// Over a minute unoptimized, hence release only. How long it takes is not asserted (speed
-/// is measured by benches, not by tests on a shared machine): the memory probe
-/// `million-duplicates` prints it, and a run quadratic in the copies would not end.
+/// Over a minute unoptimized, hence release only (`.ci/test` runs it in release). How long it
+/// takes is not asserted (speed is measured by benches, not by tests on a shared machine):
+/// the memory probe `million-duplicates` prints it, and a run quadratic in the copies would
+/// not end within CI's time limit.
 #[test]
 #[cfg_attr(debug_assertions, ignore = "slow unoptimized: run with --release")]
 fn a_million_copies_of_one_transaction() {
