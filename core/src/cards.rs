@@ -76,22 +76,12 @@ impl ShardOut<'_> {
     }
 
     /// Puts the balances in [`balance_order`] on the batch's own thread: the report then
-    /// merges a few sorted runs rather than sorting every balance on one thread.
-    ///
-    /// Sorted on small keys, a card's first 16 bytes and the position, each read once: sorting
-    /// the 112-byte balances themselves compared card ids through their pointers, a cache miss
-    /// for each id at every comparison (perf at 10M debits: about 5% of all samples, 1.5% at
-    /// 1M). Keys with equal heads (a card's allocations, or ids sharing 16 bytes) are then put
-    /// in full order, and the balances moved in place to where the keys say (the keys, 32
+    /// merges a few sorted runs rather than sorting every balance on one thread. Sorted on
+    /// small keys ([`balance_keys`]), then moved in place to where the keys say (the keys, 32
     /// bytes a balance, are the only copy).
     pub(crate) fn finish(&mut self) {
         let balances = &mut self.balances;
-        let mut keys: Vec<(u128, u32)> =
-            balances.iter().enumerate().map(|(i, (a, _))| (prefix(a.card), i as u32)).collect();
-        keys.sort_unstable_by(|x, y| {
-            let full = || balance_order(&balances[x.1 as usize].0, &balances[y.1 as usize].0);
-            x.0.cmp(&y.0).then_with(full)
-        });
+        let mut keys = balance_keys(balances.len(), |i| &balances[i].0);
         permute(balances, &mut keys, |key| &mut key.1);
     }
 }
@@ -211,6 +201,22 @@ pub(crate) fn draw_key<'x>(
 /// in their draw keys (identical ones are `DUPLICATE_ALLOCATION`), so the order is total.
 pub(crate) fn balance_order(x: &Allocation<'_>, y: &Allocation<'_>) -> std::cmp::Ordering {
     crate::shard::by_id(x.card, y.card).then_with(|| draw_key(x).cmp(&draw_key(y)))
+}
+
+/// The positions `0..count` of allocations in [`balance_order`], each beside its card's first
+/// 16 bytes ([`prefix`], read once per allocation): sorted on those 32-byte keys, then each
+/// run of equal heads (a card's allocations, or cards sharing 16 bytes) in full order.
+/// Sorting the allocations themselves compared card ids through their pointers, a cache miss
+/// at every comparison (perf at 10M debits: about 5% of all samples). The sort is stable, so
+/// positions that are already a few sorted runs (the batches [`crate::engine`] merges) are
+/// merged, not sorted from scratch.
+pub(crate) fn balance_keys<'x>(count: usize, allocation: impl Fn(usize) -> &'x Allocation<'x>) -> Vec<(u128, u32)> {
+    let mut keys: Vec<(u128, u32)> = (0..count).map(|i| (prefix(allocation(i).card), i as u32)).collect();
+    keys.sort();
+    for run in keys.chunk_by_mut(|x, y| x.0 == y.0).filter(|run| run.len() > 1) {
+        run.sort_unstable_by(|x, y| balance_order(allocation(x.1 as usize), allocation(y.1 as usize)));
+    }
+    keys
 }
 
 /// Rule 1 for allocations: identical rows are adjacent in draw order; the first by line is

@@ -379,19 +379,12 @@ fn finding_counts(rulebook: &Rulebook, found: &[Found]) -> Vec<BTreeMap<String, 
 }
 
 /// Kept allocations in SPEC order: (card_id, program), then draw order. Each batch of the
-/// card stage is already in that order ([`cards::ShardOut::finish`]), so this merges a few
-/// sorted runs of 32-byte keys (a card's first 16 bytes and the row; all distinct): the
-/// stable sort finds runs and merges them, where the unstable one would sort from scratch,
-/// at the cost of scratch memory for half the keys. Each run of equal first bytes (cards
-/// sharing them) is then sorted on its full key. Reading the rows in merged order reads each
-/// batch front to back. The rows are then made on every thread, a slice of the order each.
+/// card stage is already in that order ([`cards::ShardOut::finish`]), so sorting their
+/// positions ([`cards::balance_keys`]) merges a few sorted runs. Reading the rows in merged
+/// order reads each batch front to back. The rows are then made on every thread, a slice of
+/// the order each.
 fn balance_rows(balances: &Balances<'_>, rulebook: &Rulebook, threads: usize) -> Vec<Balance> {
-    let mut order: Vec<(u128, u32)> =
-        balances.iter().enumerate().map(|(i, (a, _))| (prefix(a.card), i as u32)).collect();
-    order.sort();
-    for run in order.chunk_by_mut(|x, y| x.0 == y.0).filter(|run| run.len() > 1) {
-        run.sort_unstable_by(|&(_, x), &(_, y)| cards::balance_order(&balances[x as usize].0, &balances[y as usize].0));
-    }
+    let order = cards::balance_keys(balances.len(), |i| &balances[i].0);
     let scale = rulebook.currency_scale;
     let row = |&(_, i): &(u128, u32)| {
         let (a, remaining) = balances[i as usize];
