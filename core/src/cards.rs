@@ -81,7 +81,7 @@ impl ShardOut<'_> {
     /// bytes a balance, are the only copy).
     pub(crate) fn finish(&mut self) {
         let balances = &mut self.balances;
-        let mut keys = balance_keys(balances.len(), |i| &balances[i].0);
+        let mut keys = balance_keys(balances.iter().map(|(a, _)| a), |i| &balances[i].0, false);
         permute(balances, &mut keys, |key| &mut key.1);
     }
 }
@@ -189,8 +189,8 @@ fn group(ids: &[u32], cards: &[u32], count: usize) -> (Vec<u32>, Vec<usize>) {
     (order, starts)
 }
 
-/// A card's allocations sort by program, then draw order (line last, for identical copies);
-/// balances.csv lists them in this order too.
+/// A card's allocations sort by program, then draw order (identical copies by line, which
+/// the caller compares last); balances.csv lists them in this order too.
 pub(crate) fn draw_key<'x>(
     a: &Allocation<'x>,
 ) -> (ProgramId, crate::time::Date, crate::time::Date, Minor, &'x [u8], &'x [u8]) {
@@ -203,18 +203,26 @@ pub(crate) fn balance_order(x: &Allocation<'_>, y: &Allocation<'_>) -> std::cmp:
     crate::shard::by_id(x.card, y.card).then_with(|| draw_key(x).cmp(&draw_key(y)))
 }
 
-/// The positions `0..count` of allocations in [`balance_order`], each beside its card's first
-/// 16 bytes ([`prefix`], read once per allocation): sorted on those 32-byte keys, then each
-/// run of equal heads (a card's allocations, or cards sharing 16 bytes) in full order.
-/// Sorting the allocations themselves compared card ids through their pointers, a cache miss
-/// at every comparison (perf at 10M debits: about 5% of all samples). The sort is stable, so
-/// positions that are already a few sorted runs (the batches [`crate::engine`] merges) are
-/// merged, not sorted from scratch.
-pub(crate) fn balance_keys<'x>(count: usize, allocation: impl Fn(usize) -> &'x Allocation<'x>) -> Vec<(u128, u32)> {
-    let mut keys: Vec<(u128, u32)> = (0..count).map(|i| (prefix(allocation(i).card), i as u32)).collect();
-    keys.sort();
+/// The positions of `allocations` in [`balance_order`], each beside its card's first 16
+/// bytes ([`prefix`], read once per allocation, in order): sorted on those 32-byte keys, then
+/// each run of equal heads (a card's allocations, or cards sharing 16 bytes) in full order,
+/// reading allocations by position through `at`. Sorting the allocations themselves compared
+/// card ids through their pointers, a cache miss at every comparison (perf at 10M debits:
+/// about 5% of all samples). With `in_runs`, the allocations are already a few sorted runs (the
+/// batches [`crate::engine`] merges): the stable sort finds and merges them, at the cost of
+/// scratch memory for up to half the keys, where the unstable one sorts from scratch.
+pub(crate) fn balance_keys<'x>(
+    allocations: impl Iterator<Item = &'x Allocation<'x>>,
+    at: impl Fn(usize) -> &'x Allocation<'x>,
+    in_runs: bool,
+) -> Vec<(u128, u32)> {
+    let mut keys: Vec<(u128, u32)> = allocations.enumerate().map(|(i, a)| (prefix(a.card), i as u32)).collect();
+    match in_runs {
+        true => keys.sort(),
+        false => keys.sort_unstable(),
+    }
     for run in keys.chunk_by_mut(|x, y| x.0 == y.0).filter(|run| run.len() > 1) {
-        run.sort_unstable_by(|x, y| balance_order(allocation(x.1 as usize), allocation(y.1 as usize)));
+        run.sort_unstable_by(|x, y| balance_order(at(x.1 as usize), at(y.1 as usize)));
     }
     keys
 }

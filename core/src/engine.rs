@@ -384,7 +384,7 @@ fn finding_counts(rulebook: &Rulebook, found: &[Found]) -> Vec<BTreeMap<String, 
 /// order reads each batch front to back. The rows are then made on every thread, a slice of
 /// the order each.
 fn balance_rows(balances: &Balances<'_>, rulebook: &Rulebook, threads: usize) -> Vec<Balance> {
-    let order = cards::balance_keys(balances.len(), |i| &balances[i].0);
+    let order = cards::balance_keys(balances.iter().map(|(a, _)| a), |i| &balances[i].0, true);
     let scale = rulebook.currency_scale;
     let row = |&(_, i): &(u128, u32)| {
         let (a, remaining) = balances[i as usize];

@@ -29,7 +29,8 @@ type Numbers<'a> = HashMap<Headed<'a>, u32, ByHash>;
 /// A merchant id as a chunk met it: its number, and the terminal ids its last debits named
 /// ([`Numbering::debit`]). Kept in the map's entry, so that a debit finds both in one
 /// lookup: apart, the map's entry and the merchant's terminals (a vector indexed by number)
-/// were a cache miss each, at 10M debits 9% of samples.
+/// were a cache miss each (at 10M debits numbering merchants and keeping terminals took 9.4%
+/// of samples, most of it at those two loads).
 struct Seen<'a> {
     number: u32,
     /// The two named most recently, the latest first (a `Cell`: the entry is found through
@@ -107,7 +108,8 @@ impl<'a> Numbering<'a> {
     }
 }
 
-/// `id` as kept among a merchant's `last` two terminals ([`Numbering::debit`]).
+/// `id` as kept among a merchant's `last` two terminals ([`Numbering::debit`]), which it
+/// updates: `id` becomes the latest.
 fn keep<'a>(last: &Cell<[Kept<'a>; 2]>, id: &[u8], arena: &'a bumpalo::Bump) -> &'a [u8] {
     let mut kept = last.get();
     let words = Words::of(id);
