@@ -265,6 +265,14 @@ impl Report {
         })
     }
 
+    /// What [`write`](Self::write) checks of `dir` before it writes anything: `dir` must not
+    /// exist or be empty, unless `replace` is set. A caller that is about to run a long
+    /// reconciliation checks this first, so that a folder in the way is told at once rather
+    /// than after the run (`write` checks again).
+    pub fn check_folder(dir: &Path, replace: bool) -> Result<(), Error> {
+        folder_exists(dir, replace).map(drop)
+    }
+
     /// `summary.json` alone, byte for byte as [`files`](Self::files) gives it: the other four
     /// files are rendered only to be hashed, never held in memory.
     pub fn summary_file(&self) -> OutputFile {
@@ -426,22 +434,28 @@ pub fn write_folder(dir: &Path, files: &[OutputFile], replace: bool) -> Result<(
     })
 }
 
-/// Creates a temporary sibling of `dir`, lets `fill` write the files into it, then renames it
-/// into place (replacing an existing `dir` only when `replace` is set).
-fn write_folder_with(dir: &Path, replace: bool, fill: impl FnOnce(&Path) -> io::Result<()>) -> Result<(), Error> {
-    let shown = dir.display().to_string();
-    let io = |source| Error::Io { path: shown.clone(), source };
-    let existing = match std::fs::read_dir(dir) {
-        Ok(mut entries) => Some(entries.next().is_none()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(io(e)),
+/// Whether `dir` exists, once [`Report::check_folder`]'s check has passed.
+fn folder_exists(dir: &Path, replace: bool) -> Result<bool, Error> {
+    let empty = match std::fs::read_dir(dir) {
+        Ok(mut entries) => entries.next().is_none(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(source) => return Err(Error::Io { path: dir.display().to_string(), source }),
     };
-    if existing == Some(false) && !replace {
+    if !empty && !replace {
         return Err(Error::Output {
-            path: shown,
+            path: dir.display().to_string(),
             reason: "the folder exists and is not empty (choose another, or replace it)".into(),
         });
     }
+    Ok(true)
+}
+
+/// Creates a temporary sibling of `dir`, lets `fill` write the files into it, then renames it
+/// into place (replacing an existing `dir` only when `replace` is set).
+fn write_folder_with(dir: &Path, replace: bool, fill: impl FnOnce(&Path) -> io::Result<()>) -> Result<(), Error> {
+    let existing = folder_exists(dir, replace)?;
+    let shown = dir.display().to_string();
+    let io = |source| Error::Io { path: shown.clone(), source };
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => std::path::PathBuf::from("."),
@@ -457,7 +471,7 @@ fn write_folder_with(dir: &Path, replace: bool, fill: impl FnOnce(&Path) -> io::
     let result = (|| {
         std::fs::create_dir(&temp).map_err(io)?;
         fill(&temp).map_err(io)?;
-        if existing.is_some() {
+        if existing {
             let old = parent.join(format!(".{}.old-{stamp}", name.to_string_lossy()));
             std::fs::rename(dir, &old).map_err(io)?;
             if let Err(e) = std::fs::rename(&temp, dir) {

@@ -171,11 +171,16 @@ fn reconcile(args: &ReconcileArgs, cancel: &Arc<AtomicBool>) -> Result<(), Failu
         merchants: args.merchants.as_ref().map(Source::from_path).transpose().map_err(input)?,
     };
     let o = &args.output;
+    // A folder in the way is told before the run, not after it (`write` checks again).
+    Report::check_folder(&o.out, o.replace).map_err(|e| Failure::from_core(&e, true))?;
     let report = run_engine(&rulebook, &inputs, o.threads, args.strict, cancel)?;
     finish(&report, Some((&o.out, o.replace)), cancel)
 }
 
 fn demo(args: &DemoArgs, cancel: &Arc<AtomicBool>) -> Result<(), Failure> {
+    if let Some(dir) = &args.out {
+        Report::check_folder(dir, args.replace).map_err(|e| Failure::from_core(&e, true))?;
+    }
     let report = run_engine(&crate::demo::rulebook(), &crate::demo::inputs(), args.threads, false, cancel)?;
     finish(&report, args.out.as_deref().map(|dir| (dir, args.replace)), cancel)
 }

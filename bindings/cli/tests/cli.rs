@@ -268,6 +268,25 @@ fn a_non_empty_output_folder_exits_with_4_and_is_left_as_it_was() {
     assert_eq!(code(&output), exit::OUTPUT, "{}", stderr(&output));
     assert!(stderr(&output).contains("not empty"));
     assert_eq!(folder(&out), vec![("mine.txt".to_owned(), b"keep me".to_vec())]);
+    // Told before the run: a debits file the run would refuse is not read.
+    let d = demo_dir();
+    let no_header = dir.path().join("debits.csv");
+    std::fs::write(&no_header, "txn_id,card_id\nT1,C1\n").unwrap();
+    let (rulebook, allocations) = (d.join("rulebook.json"), d.join("allocations.csv"));
+    let output = harmoni(&[
+        "reconcile",
+        "--rulebook",
+        rulebook.to_str().unwrap(),
+        "--allocations",
+        allocations.to_str().unwrap(),
+        "--debits",
+        no_header.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code(&output), exit::OUTPUT, "{}", stderr(&output));
+    assert!(stderr(&output).contains("not empty"));
+    assert_eq!(folder(&out), vec![("mine.txt".to_owned(), b"keep me".to_vec())]);
     let generate = harmoni(&["generate", "--cards", "10", "--debits", "10", "--out", out.to_str().unwrap()]);
     assert_eq!(code(&generate), exit::OUTPUT, "{}", stderr(&generate));
     let replaced = harmoni(&["demo", "--out", out.to_str().unwrap(), "--replace"]);
