@@ -249,7 +249,7 @@ where
     partition_with(threads, count, |i| {
         key(i).map(|bytes| {
             debug_assert!(bytes.len() <= crate::limits::ID_BYTES_MAX, "ids are checked when parsed");
-            HeadKeyed { hash: state.hash_one(bytes), row: i as u32, len: bytes.len() as u32, head: prefix(bytes) }
+            HeadKeyed { hash: Id::new(&state, bytes).hash, row: i as u32, len: bytes.len() as u32, head: prefix(bytes) }
         })
     })
 }
