@@ -6,7 +6,7 @@
 //! group by `valid_from` and keeping, over each prefix, the latest `valid_to` and the latest
 //! of any other owner answers it for every allocation in O(n log n).
 
-use crate::cards::Balances;
+use crate::cards::KeptAllocations;
 use crate::finding::{FoundList, Rule};
 use crate::ingest::Allocation;
 use crate::parallel;
@@ -15,7 +15,7 @@ use crate::shard::{self, prefix};
 use crate::time::Date;
 
 /// Findings of both rules over the kept allocations (the card walk's balances).
-pub(crate) fn duplicates<'a>(rulebook: &Rulebook, kept: &Balances<'a>, threads: usize) -> FoundList {
+pub(crate) fn duplicates<'a>(rulebook: &Rulebook, kept: &KeptAllocations<'a>, threads: usize) -> FoundList {
     let state = shard::hasher();
     // Each row's sort key is made while the rows are partitioned, reading the rows in order
     // (their ids only roughly so: the balances are in card order, the id bytes where parsing
@@ -90,7 +90,12 @@ impl shard::Sharded for Ranked {
     }
 }
 
-fn shard_findings<'a>(rulebook: &Rulebook, kept: &Balances<'a>, rule: Rule, ranked: shard::Shard<Ranked>) -> FoundList {
+fn shard_findings<'a>(
+    rulebook: &Rulebook,
+    kept: &KeptAllocations<'a>,
+    rule: Rule,
+    ranked: shard::Shard<Ranked>,
+) -> FoundList {
     let row = |k: &Ranked| &kept[k.row as usize].0;
     let full = |x: &Ranked, y: &Ranked| {
         let (a, b) = (row(x), row(y));
@@ -236,7 +241,7 @@ mod tests {
                 (allocation, 1)
             })
             .collect();
-        let table = Balances::new(vec![balances.clone()]);
+        let table = KeptAllocations::new(vec![balances.clone()]);
         let found = duplicates(&rulebook, &table, 2);
         [Rule::DuplicateBeneficiary, Rule::DuplicateHousehold].map(|rule| {
             let mut got: Vec<u64> = found.rows.iter().filter(|f| f.rule == rule).map(|f| f.line).collect();

@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::fmt;
 
 /// Kept allocations with what is left of them, as the card stage's batches listed them.
-pub(crate) type Balances<'a> = Table<(Allocation<'a>, Minor)>;
+pub(crate) type KeptAllocations<'a> = Table<(Allocation<'a>, Minor)>;
 
 /// Per merchant of debits.csv, by [`MerchantNo`](crate::names::MerchantNo): the programs
 /// merchants.csv registers it for.

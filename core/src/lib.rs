@@ -75,7 +75,8 @@ pub use finding::{Action, Finding, FindingIter, Findings, Rule, Subject};
 pub use money::{Money, Ratio};
 pub use rejects::{Reject, RejectIter, Rejects};
 pub use report::{
-    sha256_hex, write_folder, Balance, InputSummary, OutputFile, ProgramSummary, Report, Settlement, Summary,
+    sha256_hex, write_folder, Balance, BalanceIter, Balances, InputSummary, OutputFile, ProgramSummary, Report,
+    Settlement, Summary,
 };
 pub use rulebook::{Channel, Program, Rulebook};
 pub use source::Source;

@@ -942,8 +942,8 @@ fn engine_balances(report: &Report) -> Vec<BalanceRow> {
         .balances
         .iter()
         .map(|b| BalanceRow {
-            card_id: b.card_id.clone(),
-            program: b.program.clone(),
+            card_id: b.card_id.to_owned(),
+            program: b.program.to_owned(),
             valid_from: b.valid_from.to_string(),
             valid_to: b.valid_to.to_string(),
             allocated: b.allocated.to_string(),

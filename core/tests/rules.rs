@@ -994,7 +994,7 @@ fn balances_csv_of_many_blocks_lists_every_balance_once_in_order() {
     let mut expected = String::from("card_id,program,valid_from,valid_to,allocated,spent,remaining\n");
     for (i, b) in report.balances.iter().enumerate() {
         assert_eq!(b.card_id, format!("C{i:06}"));
-        let line = [b.card_id.clone(), b.program.clone(), b.valid_from.to_string(), b.valid_to.to_string()]
+        let line = [b.card_id.to_owned(), b.program.to_owned(), b.valid_from.to_string(), b.valid_to.to_string()]
             .into_iter()
             .chain([&b.allocated, &b.spent, &b.remaining].map(|m| m.to_string()))
             .collect::<Vec<_>>()

@@ -649,8 +649,8 @@ pub fn check_against_reference(report: &Report, expected: &Expected) {
         .balances
         .iter()
         .map(|b| reference::BalanceRow {
-            card_id: b.card_id.clone(),
-            program: b.program.clone(),
+            card_id: b.card_id.to_owned(),
+            program: b.program.to_owned(),
             valid_from: b.valid_from.to_string(),
             valid_to: b.valid_to.to_string(),
             allocated: b.allocated.to_string(),

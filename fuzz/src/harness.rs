@@ -451,8 +451,9 @@ fn check_order(report: &Report) {
         report.settlement.windows(2).all(|w| settlement_key(&w[0]) < settlement_key(&w[1])),
         "settlement out of order or repeated"
     );
-    let balance_key = |b: &harmoni::Balance| (b.card_id.clone(), b.program.clone(), b.valid_to, b.valid_from);
-    assert!(report.balances.windows(2).all(|w| balance_key(&w[0]) <= balance_key(&w[1])), "balances out of order");
+    let balance_keys: Vec<_> =
+        report.balances.iter().map(|b| (b.card_id, b.program, b.valid_to, b.valid_from)).collect();
+    assert!(balance_keys.windows(2).all(|w| w[0] <= w[1]), "balances out of order");
     let reject_keys: Vec<_> = report.rejects.iter().map(|r| (r.file, r.line)).collect();
     assert!(reject_keys.windows(2).all(|w| w[0] < w[1]), "rejects out of order");
 }
@@ -475,7 +476,7 @@ fn check_conservation(rulebook: &Rulebook, report: &Report) {
             assert!(m.minor_units().is_none_or(|v| v >= 0), "{}", what("no negative amount"));
         }
         assert!(p.remaining <= p.allocated, "{}", what("remaining <= allocated"));
-        let balances: Vec<&harmoni::Balance> = report.balances.iter().filter(|b| b.program == p.program).collect();
+        let balances: Vec<harmoni::Balance> = report.balances.iter().filter(|b| b.program == p.program).collect();
         assert_eq!(p.allocations, balances.len() as u64, "{}", what("allocations = balances rows"));
         let (mut allocated, mut remaining) = (Minor::ZERO, Minor::ZERO);
         for b in &balances {

@@ -31,7 +31,7 @@ fn count(values: impl Iterator<Item = u64>) -> ArrayRef {
 }
 
 /// Amounts as exact decimals with the currency's scale.
-fn money<'a>(values: impl Iterator<Item = &'a Money> + Clone, scale: u32) -> Result<ArrayRef, ArrowError> {
+fn money(values: impl Iterator<Item = Money> + Clone, scale: u32) -> Result<ArrayRef, ArrowError> {
     let scale = i8::try_from(scale).map_err(|_| ArrowError::InvalidArgumentError(format!("scale {scale}")))?;
     let limit = 10i128.pow(u32::from(DECIMAL128_DIGITS));
     let small: Option<Vec<i128>> =
@@ -105,7 +105,7 @@ pub fn build(report: &Report, kind: Kind) -> Result<RecordBatch, ArrowError> {
             batch(vec![
                 ("merchant_id", text(s.iter().map(|s| s.merchant_id.as_str()))),
                 ("program", text(s.iter().map(|s| s.program.as_str()))),
-                ("amount", money(s.iter().map(|s| &s.amount), scale)?),
+                ("amount", money(s.iter().map(|s| s.amount), scale)?),
                 ("debits", count(s.iter().map(|s| s.debits))),
                 ("reversals", count(s.iter().map(|s| s.reversals))),
             ])
@@ -113,13 +113,13 @@ pub fn build(report: &Report, kind: Kind) -> Result<RecordBatch, ArrowError> {
         Kind::Balances => {
             let b = &report.balances;
             batch(vec![
-                ("card_id", text(b.iter().map(|b| b.card_id.as_str()))),
-                ("program", text(b.iter().map(|b| b.program.as_str()))),
+                ("card_id", text(b.iter().map(|b| b.card_id))),
+                ("program", text(b.iter().map(|b| b.program))),
                 ("valid_from", dates(b.iter().map(|b| b.valid_from.to_string()))?),
                 ("valid_to", dates(b.iter().map(|b| b.valid_to.to_string()))?),
-                ("allocated", money(b.iter().map(|b| &b.allocated), scale)?),
-                ("spent", money(b.iter().map(|b| &b.spent), scale)?),
-                ("remaining", money(b.iter().map(|b| &b.remaining), scale)?),
+                ("allocated", money(b.iter().map(|b| b.allocated), scale)?),
+                ("spent", money(b.iter().map(|b| b.spent), scale)?),
+                ("remaining", money(b.iter().map(|b| b.remaining), scale)?),
             ])
         }
         Kind::Rejects => {

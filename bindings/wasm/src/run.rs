@@ -365,11 +365,11 @@ struct BalanceJs<'a> {
     remaining: String,
 }
 
-impl<'a> From<&'a Balance> for BalanceJs<'a> {
-    fn from(b: &'a Balance) -> Self {
+impl<'a> From<Balance<'a>> for BalanceJs<'a> {
+    fn from(b: Balance<'a>) -> Self {
         BalanceJs {
-            card_id: &b.card_id,
-            program: &b.program,
+            card_id: b.card_id,
+            program: b.program,
             valid_from: b.valid_from.to_string(),
             valid_to: b.valid_to.to_string(),
             allocated: b.allocated.to_string(),
