@@ -160,8 +160,10 @@ pub(crate) struct Walked<'a> {
     pub(crate) found: FoundList,
     tallies: Vec<summary::Tally>,
     pub(crate) drains: Vec<Drain<'a>>,
-    /// Kept allocations with what is left of them.
+    /// Kept allocations with what is left of them, batch after batch, each in balance order.
     pub(crate) balances: KeptAllocations<'a>,
+    /// Per batch, the heads of its balances' cards ([`cards::ShardOut::heads`]).
+    balance_heads: Vec<Vec<u128>>,
     /// Per (merchant, program) with a settled debit, in `merchant_id` then program order.
     settlement: Vec<(&'a [u8], ProgramId, SettleAcc)>,
 }
@@ -295,6 +297,7 @@ pub(crate) fn walk_cards<'a>(
         tallies: identity.tallies,
         drains: Vec::new(),
         balances: KeptAllocations::default(),
+        balance_heads: Vec::with_capacity(outs.len()),
         settlement: Vec::new(),
     };
     let mut settled = Vec::with_capacity(outs.len());
@@ -303,6 +306,7 @@ pub(crate) fn walk_cards<'a>(
         summary::Tally::add_all(&mut walked.tallies, &out.tallies);
         walked.drains.extend(out.drains);
         balances.push(out.balances);
+        walked.balance_heads.push(out.heads);
         settled.push(out.settled);
     }
     walked.balances = KeptAllocations::new(balances);
@@ -348,7 +352,7 @@ pub(crate) fn assemble(
     let codes: Vec<Box<str>> = rulebook.programs.iter().map(|p| Box::from(p.code())).collect();
     let findings = findings_in_order(walked.found, codes.clone());
     debug_assert!(findings.iter().zip(findings.iter().skip(1)).all(|(x, y)| x.sort_key() <= y.sort_key()));
-    let balances = balance_rows(&walked.balances, codes, scale, threads);
+    let balances = balance_rows(&walked.balances, &walked.balance_heads, codes, scale, threads);
     drop(walked.balances);
     let summary = Summary {
         currency_scale: scale,
@@ -380,11 +384,18 @@ fn finding_counts(rulebook: &Rulebook, found: &[Found]) -> Vec<BTreeMap<String, 
 
 /// Kept allocations in SPEC order: (card_id, program), then draw order. Each batch of the
 /// card stage is already in that order ([`cards::ShardOut::finish`]), so sorting their
-/// positions ([`cards::balance_keys`]) merges a few sorted runs. Reading the rows in merged
-/// order reads each batch front to back. The rows are then packed on every thread, a slice of
-/// the order each (a cache miss per row read), and the slices put end to end.
-fn balance_rows(kept: &KeptAllocations<'_>, programs: Vec<Box<str>>, scale: u32, threads: usize) -> Balances {
-    let order = cards::balance_keys(kept.iter().map(|(a, _)| a), |i| &kept[i].0, true);
+/// positions beside the heads it kept ([`cards::merged_balance_keys`]) merges a few sorted
+/// runs. Reading the rows in merged order reads each batch front to back. The rows are then
+/// packed on every thread, a slice of the order each (a cache miss per row read), and the
+/// slices put end to end.
+fn balance_rows(
+    kept: &KeptAllocations<'_>,
+    heads: &[Vec<u128>],
+    programs: Vec<Box<str>>,
+    scale: u32,
+    threads: usize,
+) -> Balances {
+    let order = cards::merged_balance_keys(heads, |i| &kept[i].0);
     let parts = parallel::map(threads, parallel::slices(order.len(), threads), |(start, end)| {
         let mut part = Balances::new(programs.clone(), scale);
         for &(_, i) in &order[start..end] {
