@@ -242,15 +242,12 @@ pub(crate) fn registry(merchants: Option<&Parsed<'_, Merchant<'_>>>, names: &Nam
     for m in merchants.iter().flat_map(|m| m.rows.iter()) {
         registered.entry(m.merchant).or_default().extend(&m.programs);
     }
-    names
-        .iter()
-        .map(|name| {
-            let mut programs = registered.remove(name).unwrap_or_default();
-            programs.sort_unstable();
-            programs.dedup();
-            programs
-        })
-        .collect()
+    Registry::new(names.iter().map(|name| {
+        let mut programs = registered.remove(name).unwrap_or_default();
+        programs.sort_unstable();
+        programs.dedup();
+        programs
+    }))
 }
 
 /// Rules 2 to 4 per card, on shards of cards; orphan reversals explained from the whole file.
