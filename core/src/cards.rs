@@ -684,7 +684,7 @@ mod tests {
         assert_eq!([at(2, 0), at(2, 1), at(2, 2)], [false, true, false]);
     }
 
-    /// Kept allocations of three cards, two of them sharing their first 16 bytes, one with
+    /// Kept allocations of four cards, three of them sharing their first 16 bytes, one with
     /// several allocations that differ in program, period, amount and owner.
     fn allocations() -> Vec<Allocation<'static>> {
         let date = |text: &str| crate::time::Date::parse(text.as_bytes()).expect("a date");

@@ -323,7 +323,7 @@ fn text(bytes: &[u8]) -> String {
 pub(crate) fn assemble(
     rulebook: &Rulebook,
     mut ingested: Ingested<'_>,
-    walked: Walked<'_>,
+    mut walked: Walked<'_>,
     threads: usize,
 ) -> Result<Report, Error> {
     // The parsed debits are done with: freed before the report's rows are made, so that the
@@ -349,7 +349,8 @@ pub(crate) fn assemble(
     let codes: Vec<Box<str>> = rulebook.programs.iter().map(|p| Box::from(p.code())).collect();
     let findings = findings_in_order(walked.found, codes.clone());
     debug_assert!(findings.iter().zip(findings.iter().skip(1)).all(|(x, y)| x.sort_key() <= y.sort_key()));
-    let balances = balance_rows(&walked.balances, &walked.balance_heads, codes, scale, threads);
+    let heads = std::mem::take(&mut walked.balance_heads);
+    let balances = balance_rows(&walked.balances, heads, codes, scale, threads);
     drop(walked.balances);
     let summary = Summary {
         currency_scale: scale,
@@ -387,12 +388,15 @@ fn finding_counts(rulebook: &Rulebook, found: &[Found]) -> Vec<BTreeMap<String, 
 /// slices put end to end.
 fn balance_rows(
     kept: &KeptAllocations<'_>,
-    heads: &[Vec<u128>],
+    heads: Vec<Vec<u128>>,
     programs: Vec<Box<str>>,
     scale: u32,
     threads: usize,
 ) -> Balances {
-    let order = cards::merged_balance_keys(heads, |i| &kept[i].0);
+    debug_assert_eq!(heads.iter().map(Vec::len).sum::<usize>(), kept.len(), "a head per kept allocation");
+    let order = cards::merged_balance_keys(&heads, |i| &kept[i].0);
+    // Only the keys needed them (16 bytes a balance): freed before the rows are packed.
+    drop(heads);
     let parts = parallel::map(threads, parallel::slices(order.len(), threads), |(start, end)| {
         let mut part = Balances::new(programs.clone(), scale);
         for &(_, i) in &order[start..end] {

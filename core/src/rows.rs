@@ -1,5 +1,5 @@
-//! Iterating a compact table ([`Findings`](crate::Findings), [`Rejects`](crate::Rejects)) as
-//! views of its rows.
+//! Iterating a compact table ([`Findings`](crate::Findings), [`Rejects`](crate::Rejects),
+//! [`Balances`](crate::Balances)) as views of its rows.
 //!
 //! Such a table keeps its rows packed (a few fixed-size fields and offsets into shared text)
 //! because a hostile file can make millions of them; a view borrows the text back out.

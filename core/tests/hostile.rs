@@ -1384,10 +1384,11 @@ fn probe_from(name: &str, threads: usize, by_path: bool) -> (u64, u64, u64, Stri
 /// dense-findings 18.2 to 19.9 x (54 MB in, 8 million findings and 778 MB out, 14.5 times the
 /// input); long-card-ids 12.2 to 13.4 x (61 MB in, short-debits with card ids sharing their
 /// first 14 bytes); distinct-merchants 11.5 to 12.7 x (53 MB in, a million settled debits at
-/// a million merchants, and a million findings); short-allocations 6.5 to 7.6 x (51 MB in,
+/// a million merchants, and a million findings); short-allocations 7.0 to 7.7 x (51 MB in,
 /// a million balances: the peak is in the report stage, where each balance is held as a
-/// kept allocation of 112 bytes, a sort key of 32 and a packed row of 64 with its card id;
-/// 12.6 to 14.5 x when rows were `Balance`s of about 270 bytes with their strings). The last seven bounds
+/// kept allocation of 112 bytes, its card's head of 16, a sort key of 32 and a packed row
+/// of 64 with its card id; 12.6 to 14.5 x when rows were `Balance`s of about 270 bytes
+/// with their strings). The last seven bounds
 /// are regression guards: memory there follows the number of findings (40 bytes each plus
 /// their texts; README "Memory and limits"), of settlement entries (`settle.rs`) and of
 /// balances.
