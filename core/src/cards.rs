@@ -159,7 +159,8 @@ pub(crate) fn shard<'a>(
         let next = cards.len() as u32;
         *cards.entry(key).or_insert(next)
     };
-    let debit_cards: Vec<u32> = debit_ids.iter().map(|k| card_of(k.headed(|row| debits[row as usize].card))).collect();
+    let debit_cards: Vec<u32> =
+        debit_ids.iter().map(|k| card_of(k.headed(|row| debits[row as usize].card()))).collect();
     let allocation_cards: Vec<u32> =
         allocation_ids.iter().map(|k| card_of(k.headed(|row| allocations[row as usize].card))).collect();
     let count = cards.len();
@@ -470,18 +471,18 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         by_txn.clear();
         if reversals > REVERSALS_READ_MAX {
             by_txn.extend(0..self.events.len());
-            by_txn.sort_unstable_by(|&x, &y| self.events[x].txn.cmp(self.events[y].txn));
+            by_txn.sort_unstable_by(|&x, &y| self.events[x].txn().cmp(self.events[y].txn()));
         }
         for i in 0..self.events.len() {
             match self.events[i].kind {
                 Kind::Debit if self.s.held[i] => {}
                 Kind::Debit => self.settle_or_overdraft(i, out),
                 Kind::Reversal => {
-                    let original = self.events[i].original;
+                    let original = self.events[i].original();
                     let found = if reversals > REVERSALS_READ_MAX {
-                        by_txn.binary_search_by(|&k| self.events[k].txn.cmp(original)).ok().map(|k| by_txn[k])
+                        by_txn.binary_search_by(|&k| self.events[k].txn().cmp(original)).ok().map(|k| by_txn[k])
                     } else {
-                        self.events.iter().position(|e| e.txn == original)
+                        self.events.iter().position(|e| e.txn() == original)
                     };
                     self.reverse(i, found, out)?;
                 }
@@ -525,8 +526,8 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         if self.ctx.rulebook.bulk_drain_ratio.at_most(e.amount, available) {
             out.drains.push(Drain {
                 terminal: e.terminal,
-                card: e.card,
-                txn: e.txn,
+                card: e.card(),
+                txn: e.txn(),
                 program: e.program,
                 line: e.line,
                 instant: e.instant,
@@ -538,9 +539,9 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
     /// of the card with the named `txn_id`, if any.
     fn reverse(&mut self, i: usize, original: Option<usize>, out: &mut ShardOut<'a>) -> Result<(), Error> {
         let e = self.events[i];
-        let shown = String::from_utf8_lossy(e.original);
+        let shown = String::from_utf8_lossy(e.original());
         let Some(j) = original else {
-            out.orphans.push((out.findings.rows.len(), e.original, e.card));
+            out.orphans.push((out.findings.rows.len(), e.original(), e.card()));
             // Explained from the whole file once every shard is done (engine.rs).
             self.found(out, i, Rule::OrphanReversal, format_args!(""));
             return Ok(());
@@ -611,7 +612,7 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         for pair in keyed.windows(2) {
             let ((a0, m0, p), (a1, m1, i)) = (key(pair[0]), key(pair[1]));
             if a0 == a1 && m0 == m1 && self.events[p].instant >= self.events[i].instant.minus_seconds(seconds) {
-                let earlier = String::from_utf8_lossy(self.events[p].txn);
+                let earlier = String::from_utf8_lossy(self.events[p].txn());
                 let detail = format_args!("same merchant and amount as {earlier} at most {seconds} s earlier");
                 self.found(out, i, Rule::NearDuplicate, detail);
             }

@@ -260,7 +260,7 @@ pub(crate) fn walk_cards<'a>(
 ) -> Result<Walked<'a>, Error> {
     let (debits, allocations) = (&ingested.debits.rows, &ingested.allocations.rows);
     let debit_shards = shard::partition_headed(threads, debits.len(), |i| {
-        (identity.status[i] == Status::Kept).then_some(debits[i].card)
+        (identity.status[i] == Status::Kept).then_some(debits[i].card())
     });
     let allocation_shards = shard::partition_headed(threads, allocations.len(), |i| Some(allocations[i].card));
     let ctx = Ctx { rulebook, registry, merchants: &ingested.debits.names };

@@ -339,7 +339,7 @@ pub(crate) struct RowId<'a> {
 
 impl<'a> From<&Debit<'a>> for RowId<'a> {
     fn from(row: &Debit<'a>) -> RowId<'a> {
-        RowId { txn: row.txn, card: row.card, program: row.program, line: row.line }
+        RowId { txn: row.txn(), card: row.card(), program: row.program, line: row.line }
     }
 }
 

@@ -35,7 +35,7 @@ pub(crate) struct Identity {
 
 /// Applies rule 1 to all rows of debits.csv.
 pub(crate) fn debits<'a>(rows: &Table<Debit<'a>>, programs: usize, threads: usize) -> Identity {
-    let shards = shard::partition(threads, rows.len(), |i| Some(rows[i].txn));
+    let shards = shard::partition(threads, rows.len(), |i| Some(rows[i].txn()));
     // A few batches of shards per thread, each with one list of findings (see `walk_cards`).
     let batches = parallel::batches(shards, threads.saturating_mul(4));
     let worked = parallel::map(threads, batches, |batch| {
@@ -163,8 +163,8 @@ impl Identity {
         let parts = parallel::map(threads, parallel::slices(rows.len(), threads), |(start, end)| {
             let mut first: shard::Map<&[u8], u32> = shard::map();
             for (i, row) in rows.range(start, end).enumerate() {
-                if asked.contains_key(row.txn) {
-                    first.entry(row.txn).or_insert((start + i) as u32);
+                if asked.contains_key(row.txn()) {
+                    first.entry(row.txn()).or_insert((start + i) as u32);
                 }
             }
             first
@@ -187,7 +187,7 @@ impl Identity {
             "is in conflict"
         } else if row.kind == Kind::Reversal {
             "is a reversal, not a debit"
-        } else if row.card != card {
+        } else if row.card() != card {
             "is a debit of another card"
         } else {
             "cannot be reversed here"

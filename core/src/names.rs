@@ -175,7 +175,7 @@ fn number_of<'a>(numbers: &mut Numbers<'a>, names: &mut Names<'a>, id: Id<'a>) -
 
 /// The file's table from its chunks' (in file order), and per chunk the file's number of
 /// each of the chunk's numbers (see [`renumber`]). A chunk numbers at most one id per row it
-/// keeps, so 2^32 ids would take 2^32 rows of 128 bytes (512 GiB) in one chunk.
+/// keeps, so 2^32 ids would take 2^32 rows of 96 bytes (384 GiB) in one chunk.
 pub(crate) fn merge(chunks: Vec<Numbering<'_>>) -> (Names<'_>, Vec<Vec<u32>>) {
     // Room for every chunk's ids at once (as many as there can be), so the map never grows.
     let mut numbers = Numbers::with_capacity_and_hasher(chunks.iter().map(|c| c.names.len()).sum(), ByHash::default());
