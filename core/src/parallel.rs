@@ -29,8 +29,13 @@ pub(crate) fn file_threads() -> usize {
 /// `0..count` cut into about one slice per thread (at least 16,384 items each, so that small
 /// inputs are not split into work items too small to pay for a thread).
 pub(crate) fn slices(count: usize, threads: usize) -> Vec<(usize, usize)> {
-    let slice = count.div_ceil(threads.max(1)).max(1 << 14);
-    (0..count).step_by(slice).map(|s| (s, (s + slice).min(count))).collect()
+    blocks(count, count.div_ceil(threads.max(1)).max(1 << 14))
+}
+
+/// `0..count` cut into `(start, end)` blocks of `size` items (the last one shorter), in order.
+pub(crate) fn blocks(count: usize, size: usize) -> Vec<(usize, usize)> {
+    let size = size.max(1);
+    (0..count).step_by(size).map(|s| (s, (s + size).min(count))).collect()
 }
 
 /// `items` cut into at most `count` runs of consecutive items, of nearly equal lengths, in
@@ -127,6 +132,16 @@ mod tests {
         for threads in [1, 2, 8] {
             assert_eq!(super::join(threads, || 6 * 7, || "b"), (42, "b"));
         }
+    }
+
+    #[test]
+    fn blocks_and_slices_cover_every_item_once_in_order() {
+        assert_eq!(super::blocks(10, 4), [(0, 4), (4, 8), (8, 10)]);
+        assert_eq!(super::blocks(8, 4), [(0, 4), (4, 8)]);
+        assert_eq!(super::blocks(0, 4), []);
+        assert_eq!(super::blocks(3, 0), [(0, 1), (1, 2), (2, 3)]);
+        assert_eq!(super::slices(100_000, 2), [(0, 50_000), (50_000, 100_000)]);
+        assert_eq!(super::slices(20_000, 8), [(0, 16_384), (16_384, 20_000)]);
     }
 
     #[test]

@@ -442,10 +442,7 @@ impl Report {
     fn balances_csv(&self, out: &mut CsvOut<'_>) -> io::Result<()> {
         out.row(&["card_id", "program", "valid_from", "valid_to", "allocated", "spent", "remaining"])?;
         let threads = parallel::file_threads();
-        let blocks: Vec<(usize, usize)> = (0..self.balances.len())
-            .step_by(BALANCES_PER_BLOCK)
-            .map(|start| (start, (start + BALANCES_PER_BLOCK).min(self.balances.len())))
-            .collect();
+        let blocks = parallel::blocks(self.balances.len(), BALANCES_PER_BLOCK);
         for window in blocks.chunks(threads) {
             let texts = parallel::map(threads, window.to_vec(), |(start, end)| {
                 let mut text = String::with_capacity((end - start) * 80);
