@@ -370,11 +370,10 @@ impl FoundList {
         let (ids, txn_len, card_len) = match shared {
             Some(last) => (last.ids, last.txn_len, last.card_len),
             None => {
-                // Ids are checked ASCII when parsed; anything else is shown lossily.
                 let ids = self.text.len();
-                self.text.push_str(&String::from_utf8_lossy(row.txn));
+                crate::rows::push_id(&mut self.text, row.txn);
                 let card = self.text.len();
-                self.text.push_str(&String::from_utf8_lossy(row.card));
+                crate::rows::push_id(&mut self.text, row.card);
                 (ids, len(card - ids), len(self.text.len() - card))
             }
         };

@@ -185,9 +185,8 @@ impl Balances {
         allocated: Minor,
         remaining: Minor,
     ) {
-        // Ids are checked ASCII when parsed; anything else is shown lossily.
         let start = self.text.len();
-        self.text.push_str(&String::from_utf8_lossy(card));
+        crate::rows::push_id(&mut self.text, card);
         let card_len = u32::try_from(self.text.len() - start).expect("an id is short");
         let (valid_from, valid_to) = valid;
         self.rows.push(Kept { allocated, remaining, card: start, card_len, valid_from, valid_to, program });
