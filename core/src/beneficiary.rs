@@ -26,7 +26,7 @@ pub(crate) fn duplicates<'a>(rulebook: &Rulebook, kept: &KeptAllocations<'a>, th
         move |i: usize| {
             let a = &kept[i].0;
             if rule == Rule::DuplicateHousehold
-                && (a.household.is_empty() || !rulebook.program(a.program).per_household())
+                && (a.household().is_empty() || !rulebook.program(a.program).per_household())
             {
                 return None;
             }
@@ -59,8 +59,8 @@ pub(crate) fn duplicates<'a>(rulebook: &Rulebook, kept: &KeptAllocations<'a>, th
 /// (beneficiary, card) or (household, beneficiary).
 fn parts<'a>(rule: Rule, a: &Allocation<'a>) -> (&'a [u8], &'a [u8]) {
     match rule {
-        Rule::DuplicateBeneficiary => (a.beneficiary, a.card),
-        _ => (a.household, a.beneficiary),
+        Rule::DuplicateBeneficiary => (a.beneficiary(), a.card()),
+        _ => (a.household(), a.beneficiary()),
     }
 }
 
@@ -138,13 +138,13 @@ fn shard_findings<'a>(
             let a = row(&group[k]);
             let code = rulebook.program(a.program).code();
             if rule == Rule::DuplicateBeneficiary {
-                let beneficiary = String::from_utf8_lossy(a.beneficiary);
+                let beneficiary = String::from_utf8_lossy(a.beneficiary());
                 let detail = format_args!(
                     "beneficiary {beneficiary} also holds an overlapping {code} allocation on another card"
                 );
                 findings.push(rule, a.into(), detail);
             } else {
-                let household = String::from_utf8_lossy(a.household);
+                let household = String::from_utf8_lossy(a.household());
                 let detail = format_args!(
                     "household {household} also receives {code} under another beneficiary in an overlapping period"
                 );
@@ -186,6 +186,7 @@ pub(crate) fn overlapping_other_owner<O: Copy + PartialEq>(items: &[(Date, Date,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::Ids;
 
     fn day(n: i32) -> Date {
         Date::parse(format!("2022-01-{n:02}").as_bytes()).unwrap()
@@ -230,9 +231,7 @@ mod tests {
             .map(|(k, &(card, beneficiary, household, program, from, len))| {
                 let allocation = Allocation {
                     line: k as u64 + 2,
-                    card: id(card),
-                    beneficiary: id(beneficiary),
-                    household: id(household),
+                    ids: Ids::leaked([id(card), id(beneficiary), id(household)]),
                     program,
                     valid_from: day(from),
                     valid_to: day((from + len).min(31)),
@@ -249,12 +248,14 @@ mod tests {
             // Written out rule by rule, not with the code's own `parts`. Program 0 is the
             // per-household one.
             let same_group_other_owner = |mine: &Allocation<'_>, theirs: &Allocation<'_>| match rule {
-                Rule::DuplicateBeneficiary => mine.beneficiary == theirs.beneficiary && mine.card != theirs.card,
+                Rule::DuplicateBeneficiary => {
+                    mine.beneficiary() == theirs.beneficiary() && mine.card() != theirs.card()
+                }
                 _ => {
                     mine.program == 0
-                        && !mine.household.is_empty()
-                        && mine.household == theirs.household
-                        && mine.beneficiary != theirs.beneficiary
+                        && !mine.household().is_empty()
+                        && mine.household() == theirs.household()
+                        && mine.beneficiary() != theirs.beneficiary()
                 }
             };
             let expected = balances

@@ -162,7 +162,7 @@ pub(crate) fn shard<'a>(
     let debit_cards: Vec<u32> =
         debit_ids.iter().map(|k| card_of(k.headed(|row| debits[row as usize].card()))).collect();
     let allocation_cards: Vec<u32> =
-        allocation_ids.iter().map(|k| card_of(k.headed(|row| allocations[row as usize].card))).collect();
+        allocation_ids.iter().map(|k| card_of(k.headed(|row| allocations[row as usize].card()))).collect();
     let count = cards.len();
     drop(cards);
     let (debit_ids, allocation_ids) = (debit_ids.rows(), allocation_ids.rows());
@@ -193,7 +193,7 @@ pub(crate) fn shard<'a>(
                 at: Location { file: FileKind::Allocations.name().into(), line: None, column: Some("card_id".into()) },
                 reason: format!(
                     "card {} has {} allocations, at most {} allowed",
-                    String::from_utf8_lossy(kept[0].card),
+                    String::from_utf8_lossy(kept[0].card()),
                     kept.len(),
                     limits::ALLOCATIONS_PER_CARD_MAX
                 ),
@@ -228,13 +228,13 @@ fn group(ids: &[u32], cards: &[u32], count: usize) -> (Vec<u32>, Vec<usize>) {
 pub(crate) fn draw_key<'x>(
     a: &Allocation<'x>,
 ) -> (ProgramId, crate::time::Date, crate::time::Date, Minor, &'x [u8], &'x [u8]) {
-    (a.program, a.valid_to, a.valid_from, a.amount, a.beneficiary, a.household)
+    (a.program, a.valid_to, a.valid_from, a.amount, a.beneficiary(), a.household())
 }
 
 /// The order of balances.csv: by card, then [`draw_key`]. Kept allocations of one card differ
 /// in their draw keys (identical ones are `DUPLICATE_ALLOCATION`), so the order is total.
 pub(crate) fn balance_order(x: &Allocation<'_>, y: &Allocation<'_>) -> std::cmp::Ordering {
-    crate::shard::by_id(x.card, y.card).then_with(|| draw_key(x).cmp(&draw_key(y)))
+    crate::shard::by_id(x.card(), y.card()).then_with(|| draw_key(x).cmp(&draw_key(y)))
 }
 
 /// The positions of `allocations` in [`balance_order`], each beside its card's first 16
@@ -247,7 +247,7 @@ fn balance_keys<'x>(
     allocations: impl Iterator<Item = &'x Allocation<'x>>,
     at: impl Fn(usize) -> &'x Allocation<'x>,
 ) -> Vec<(u128, u32)> {
-    let mut keys: Vec<(u128, u32)> = allocations.enumerate().map(|(i, a)| (prefix(a.card), i as u32)).collect();
+    let mut keys: Vec<(u128, u32)> = allocations.enumerate().map(|(i, a)| (prefix(a.card()), i as u32)).collect();
     keys.sort_unstable();
     for run in keys.chunk_by_mut(|x, y| x.0 == y.0).filter(|run| run.len() > 1) {
         run.sort_unstable_by(|x, y| balance_order(at(x.1 as usize), at(y.1 as usize)));
@@ -673,6 +673,7 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ingest::Ids;
     use proptest::prelude::*;
 
     #[test]
@@ -704,9 +705,7 @@ mod tests {
         let date = |text: &str| crate::time::Date::parse(text.as_bytes()).expect("a date");
         let allocation = |line, card: &'static str, program, valid_to, amount, beneficiary: &'static str| Allocation {
             line,
-            card: card.as_bytes(),
-            beneficiary: beneficiary.as_bytes(),
-            household: b"",
+            ids: Ids::leaked([card.as_bytes(), beneficiary.as_bytes(), b""]),
             program,
             valid_from: date("2024-01-01"),
             valid_to: date(valid_to),
@@ -749,7 +748,7 @@ mod tests {
         ) {
             let all = allocations();
             let cards: Vec<&[u8]> = {
-                let mut cards: Vec<&[u8]> = all.iter().map(|a| a.card).collect();
+                let mut cards: Vec<&[u8]> = all.iter().map(|a| a.card()).collect();
                 cards.sort_unstable();
                 cards.dedup();
                 cards
@@ -757,7 +756,7 @@ mod tests {
             prop_assert_eq!(cards.len(), batch_of_card.len());
             let mut outs: Vec<ShardOut<'_>> = (0..3).map(|_| ShardOut::new(2)).collect();
             for &i in &order {
-                let batch = batch_of_card[cards.binary_search(&all[i].card).expect("a card")];
+                let batch = batch_of_card[cards.binary_search(&all[i].card()).expect("a card")];
                 outs[batch].balances.push((all[i], Minor::from(i as u32)));
             }
             for out in &mut outs {

@@ -262,7 +262,7 @@ pub(crate) fn walk_cards<'a>(
     let debit_shards = shard::partition_headed(threads, debits.len(), |i| {
         (identity.status[i] == Status::Kept).then_some(debits[i].card())
     });
-    let allocation_shards = shard::partition_headed(threads, allocations.len(), |i| Some(allocations[i].card));
+    let allocation_shards = shard::partition_headed(threads, allocations.len(), |i| Some(allocations[i].card()));
     let ctx = Ctx { rulebook, registry, merchants: &ingested.debits.names };
     let shards: Vec<_> = debit_shards.into_iter().zip(allocation_shards).collect();
     // A few batches of shards per thread, each worked into one output: a hostile file's
@@ -401,7 +401,7 @@ fn balance_rows(
         let mut part = Balances::new(programs.clone(), scale);
         for &(_, i) in &order[start..end] {
             let (a, remaining) = kept[i as usize];
-            part.push(a.card, a.program, (a.valid_from, a.valid_to), a.amount, remaining);
+            part.push(a.card(), a.program, (a.valid_from, a.valid_to), a.amount, remaining);
         }
         part
     });

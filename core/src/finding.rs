@@ -345,7 +345,7 @@ impl<'a> From<&Debit<'a>> for RowId<'a> {
 
 impl<'a> From<&Allocation<'a>> for RowId<'a> {
     fn from(row: &Allocation<'a>) -> RowId<'a> {
-        RowId { txn: b"", card: row.card, program: row.program, line: row.line }
+        RowId { txn: b"", card: row.card(), program: row.program, line: row.line }
     }
 }
 
