@@ -186,7 +186,7 @@ pub(crate) fn overlapping_other_owner<O: Copy + PartialEq>(items: &[(Date, Date,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::Ids;
+    use crate::row_ids::RowIds;
 
     fn day(n: i32) -> Date {
         Date::parse(format!("2022-01-{n:02}").as_bytes()).unwrap()
@@ -225,19 +225,14 @@ mod tests {
         let id = |k: usize| ids[k].as_bytes();
         let json = br#"{"programs": [{"code": "P", "per_household": true}, {"code": "Q"}]}"#;
         let rulebook = Rulebook::from_json("rulebook.json", json).expect("valid");
+        let arena = bumpalo::Bump::new();
         let balances: Vec<(Allocation<'_>, crate::money::Minor)> = rows
             .iter()
             .enumerate()
             .map(|(k, &(card, beneficiary, household, program, from, len))| {
-                let allocation = Allocation {
-                    line: k as u64 + 2,
-                    ids: Ids::leaked([id(card), id(beneficiary), id(household)]),
-                    program,
-                    valid_from: day(from),
-                    valid_to: day((from + len).min(31)),
-                    amount: 1,
-                };
-                (allocation, 1)
+                let ids = RowIds::keep(&arena, [id(card), id(beneficiary), id(household)]);
+                let valid = (day(from), day((from + len).min(31)));
+                (Allocation::new(k as u64 + 2, ids, program, valid, 1), 1)
             })
             .collect();
         let table = KeptAllocations::new(vec![balances.clone()]);

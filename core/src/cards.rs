@@ -466,10 +466,10 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         // ids, rule 1). A card with a few reversals looks each one up by reading its events;
         // with more, the events are sorted by id once (at 10M debits, sorting every card with
         // a reversal was 3% of samples, most cards having one or two).
-        let reversals = self.events.iter().filter(|e| e.kind == Kind::Reversal).count();
+        let sorted = self.events.iter().filter(|e| e.kind == Kind::Reversal).count() > REVERSALS_READ_MAX;
         let mut by_txn = std::mem::take(&mut self.s.by_txn);
         by_txn.clear();
-        if reversals > REVERSALS_READ_MAX {
+        if sorted {
             by_txn.extend(0..self.events.len());
             by_txn.sort_unstable_by(|&x, &y| self.events[x].txn().cmp(self.events[y].txn()));
         }
@@ -479,7 +479,7 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
                 Kind::Debit => self.settle_or_overdraft(i, out),
                 Kind::Reversal => {
                     let original = self.events[i].original();
-                    let found = if reversals > REVERSALS_READ_MAX {
+                    let found = if sorted {
                         by_txn.binary_search_by(|&k| self.events[k].txn().cmp(original)).ok().map(|k| by_txn[k])
                     } else {
                         self.events.iter().position(|e| e.txn() == original)
@@ -673,7 +673,7 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::Ids;
+    use crate::row_ids::RowIds;
     use proptest::prelude::*;
 
     #[test]
@@ -699,19 +699,18 @@ mod tests {
         assert_eq!([at(2, 0), at(2, 1), at(2, 2)], [false, true, false]);
     }
 
+    /// How many [`allocations`] there are.
+    const ALLOCATIONS: usize = 9;
+
     /// Kept allocations of four cards, three of them sharing their first 16 bytes, one with
-    /// several allocations that differ in program, period, amount and owner.
-    fn allocations() -> Vec<Allocation<'static>> {
+    /// several allocations that differ in program, period, amount and owner (ids in `arena`).
+    fn allocations(arena: &bumpalo::Bump) -> Vec<Allocation<'_>> {
         let date = |text: &str| crate::time::Date::parse(text.as_bytes()).expect("a date");
-        let allocation = |line, card: &'static str, program, valid_to, amount, beneficiary: &'static str| Allocation {
-            line,
-            ids: Ids::leaked([card.as_bytes(), beneficiary.as_bytes(), b""]),
-            program,
-            valid_from: date("2024-01-01"),
-            valid_to: date(valid_to),
-            amount,
+        let allocation = |line, card: &str, program, valid_to, amount, beneficiary: &str| {
+            let ids = RowIds::keep(arena, [card.as_bytes(), beneficiary.as_bytes(), b""]);
+            Allocation::new(line, ids, program, (date("2024-01-01"), date(valid_to)), amount)
         };
-        vec![
+        let all = vec![
             allocation(2, "KHS0000000000001-B", 0, "2024-01-31", 100, "B1"),
             allocation(3, "KHS0000000000001-A", 1, "2024-01-31", 100, "B2"),
             allocation(4, "KHS0000000000001-A", 0, "2024-02-29", 100, "B2"),
@@ -721,15 +720,18 @@ mod tests {
             allocation(8, "C1", 0, "2024-01-31", 100, "B4"),
             allocation(9, "C1", 0, "2024-01-31", 100, "B3"),
             allocation(10, "KHS0000000000001", 0, "2024-01-31", 100, "B5"),
-        ]
+        ];
+        assert_eq!(all.len(), ALLOCATIONS);
+        all
     }
 
     proptest! {
         #[test]
         fn finish_puts_balances_in_balance_order(
-            order in Just((0..allocations().len()).collect::<Vec<_>>()).prop_shuffle()
+            order in Just((0..ALLOCATIONS).collect::<Vec<_>>()).prop_shuffle()
         ) {
-            let all = allocations();
+            let arena = bumpalo::Bump::new();
+            let all = allocations(&arena);
             let mut out = ShardOut::new(2);
             out.balances = order.iter().map(|&i| (all[i], Minor::from(i as u32))).collect();
             let mut expected = out.balances.clone();
@@ -743,10 +745,11 @@ mod tests {
         /// finished, then merged through the heads alone.
         #[test]
         fn merged_keys_put_finished_batches_in_balance_order(
-            order in Just((0..allocations().len()).collect::<Vec<_>>()).prop_shuffle(),
+            order in Just((0..ALLOCATIONS).collect::<Vec<_>>()).prop_shuffle(),
             batch_of_card in proptest::collection::vec(0..3usize, 4),
         ) {
-            let all = allocations();
+            let arena = bumpalo::Bump::new();
+            let all = allocations(&arena);
             let cards: Vec<&[u8]> = {
                 let mut cards: Vec<&[u8]> = all.iter().map(|a| a.card()).collect();
                 cards.sort_unstable();

@@ -21,6 +21,7 @@ use crate::money::{self, Minor};
 use crate::names::{self, MerchantNo, Names, Numbering};
 use crate::parallel;
 use crate::rejects::Collector;
+use crate::row_ids::RowIds;
 use crate::rulebook::{parse_mcc, Channel, ProgramId, Rulebook};
 use crate::source::Text;
 use crate::table::Table;
@@ -53,57 +54,12 @@ impl FileKind {
     }
 }
 
-/// Three ids of a row, copied one after the other into its chunk's arena: one slice and two
-/// lengths (ids are at most 64 bytes), 24 bytes instead of three slices' 48. Parsed rows are
-/// the run's largest block of memory (10M debits are held at once), and are copied again when
-/// the cards are worked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Ids<'a> {
-    bytes: &'a [u8],
-    first_len: u8,
-    second_len: u8,
-}
-
-const _: () = assert!(limits::ID_BYTES_MAX <= u8::MAX as usize, "an id's length is kept in a u8");
-
-impl<'a> Ids<'a> {
-    /// Checked ids (at most [`limits::ID_BYTES_MAX`] bytes each), copied into `arena`.
-    pub(crate) fn keep(arena: &'a Bump, [first, second, third]: [&[u8]; 3]) -> Ids<'a> {
-        debug_assert!([first, second, third].iter().all(|id| id.len() <= limits::ID_BYTES_MAX), "ids are checked");
-        let bytes = arena.alloc_slice_fill_copy(first.len() + second.len() + third.len(), 0u8);
-        let (f, rest) = bytes.split_at_mut(first.len());
-        let (s, t) = rest.split_at_mut(second.len());
-        f.copy_from_slice(first);
-        s.copy_from_slice(second);
-        t.copy_from_slice(third);
-        Ids { bytes, first_len: first.len() as u8, second_len: second.len() as u8 }
-    }
-
-    /// [`Ids::keep`] in an arena that lives as long as the test.
-    #[cfg(test)]
-    pub(crate) fn leaked(ids: [&[u8]; 3]) -> Ids<'static> {
-        Ids::keep(Box::leak(Box::new(Bump::new())), ids)
-    }
-
-    fn first(&self) -> &'a [u8] {
-        &self.bytes[..usize::from(self.first_len)]
-    }
-
-    fn second(&self) -> &'a [u8] {
-        &self.bytes[usize::from(self.first_len)..usize::from(self.first_len) + usize::from(self.second_len)]
-    }
-
-    fn third(&self) -> &'a [u8] {
-        &self.bytes[usize::from(self.first_len) + usize::from(self.second_len)..]
-    }
-}
-
 /// A card's grant for a program over a period.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Allocation<'a> {
     pub line: u64,
     /// `card_id`, `beneficiary_id` and `household_id` (empty when not given).
-    pub ids: Ids<'a>,
+    ids: RowIds<'a>,
     pub program: ProgramId,
     pub valid_from: Date,
     pub valid_to: Date,
@@ -130,13 +86,24 @@ impl<'a> Allocation<'a> {
         self.ids.third()
     }
 
+    /// An allocation as parsed from its values, for tests.
+    #[cfg(test)]
+    pub(crate) fn new(
+        line: u64,
+        ids: RowIds<'a>,
+        program: ProgramId,
+        (valid_from, valid_to): (Date, Date),
+        amount: Minor,
+    ) -> Allocation<'a> {
+        Allocation { line, ids, program, valid_from, valid_to, amount }
+    }
+
     /// Everything but the line: identical allocations have equal values.
     pub(crate) fn same_values(&self, other: &Allocation<'_>) -> bool {
         Allocation { line: 0, ..*self } == Allocation { line: 0, ..*other }
     }
 }
 
-/// A debit or a reversal.
 /// A debit or a reversal.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Kind {
@@ -150,7 +117,7 @@ pub(crate) struct Debit<'a> {
     pub line: u64,
     /// `txn_id`, `original_txn_id` (empty on a debit: the column is ignored there) and
     /// `card_id`.
-    ids: Ids<'a>,
+    ids: RowIds<'a>,
     pub kind: Kind,
     pub program: ProgramId,
     pub amount: Minor,
@@ -168,6 +135,7 @@ pub(crate) struct Debit<'a> {
 // wasm32 pointers, and so ids, are half the size.)
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<Debit<'_>>() == 96);
+
 impl<'a> Debit<'a> {
     /// `txn_id`.
     pub(crate) fn txn(&self) -> &'a [u8] {
@@ -349,7 +317,7 @@ impl RowSpec for AllocationSpec<'_> {
             return Err((5, format!("valid_to {valid_to} is before valid_from {valid_from}")));
         }
         let amount = money_at(self.0, f, 6)?;
-        let ids = Ids::keep(f.arena, [card, beneficiary, household]);
+        let ids = RowIds::keep(f.arena, [card, beneficiary, household]);
         Ok(Allocation { line, ids, program, valid_from, valid_to, amount })
     }
 
@@ -428,7 +396,7 @@ impl RowSpec for DebitSpec<'_> {
                 })?),
             };
         // Kept last, so that the arena and the table hold no id of a rejected row.
-        let ids = Ids::keep(f.arena, [txn, original, card]);
+        let ids = RowIds::keep(f.arena, [txn, original, card]);
         let (merchant, terminal) = names.debit(merchant, terminal, f.arena);
         Ok(Debit { line, ids, kind, program, amount, instant, merchant, terminal, channel, mcc, atc })
     }
@@ -823,21 +791,6 @@ mod tests {
     use super::*;
 
     use proptest::prelude::*;
-
-    #[test]
-    fn ids_kept_together_read_back_as_they_were() {
-        let arena = Bump::new();
-        let long = [b'x'; limits::ID_BYTES_MAX];
-        for [a, b, c] in [[&b"TRX1"[..], b"", b"KHS01"], [b"R", b"TRX1", b"C"], [&long, &long, &long], [b"", b"", b""]]
-        {
-            let ids = Ids::keep(&arena, [a, b, c]);
-            assert_eq!((ids.first(), ids.second(), ids.third()), (a, b, c));
-        }
-        // Equal exactly when each id is: the same bytes split differently are not equal.
-        let (x, y) = (Ids::keep(&arena, [b"AB", b"C", b"D"]), Ids::keep(&arena, [b"A", b"BC", b"D"]));
-        assert_ne!(x, y);
-        assert_eq!(x, Ids::keep(&arena, [b"AB", b"C", b"D"]));
-    }
 
     /// What parsing a file gave: rows (with merchants by name), rows read, rejects; or the
     /// error.

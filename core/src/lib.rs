@@ -58,6 +58,7 @@ mod names;
 mod parallel;
 mod rejects;
 mod report;
+mod row_ids;
 mod rows;
 mod rulebook;
 mod settle;
