@@ -32,7 +32,8 @@ pub(crate) fn slices(count: usize, threads: usize) -> Vec<(usize, usize)> {
     blocks(count, count.div_ceil(threads.max(1)).max(1 << 14))
 }
 
-/// `0..count` cut into `(start, end)` blocks of `size` items (the last one shorter), in order.
+/// `0..count` cut into `(start, end)` blocks of `size` items (the last one shorter; a size of
+/// 0 is taken as 1), in order.
 pub(crate) fn blocks(count: usize, size: usize) -> Vec<(usize, usize)> {
     let size = size.max(1);
     (0..count).step_by(size).map(|s| (s, (s + size).min(count))).collect()

@@ -675,6 +675,43 @@ fn orphan_reversal_for_each_cause() {
 }
 
 #[test]
+fn orphan_reversal_causes_on_a_card_with_many_reversals() {
+    // Six reversals on C1, more than the walk looks up by reading the card's events (4): the
+    // originals are found through the events sorted by txn_id, with the same causes.
+    let report = run(
+        BASE,
+        "C1,B1,,BPNTD,2022-08-01,2022-08-31,100000\n\
+         C1,B1,,ASLUT,2022-08-01,2022-08-31,100000\n",
+        "D1,debit,,C1,BPNTD,10000,2022-08-06 10:00:00,M1,E1,pos,,\n\
+         D2,debit,,C1,ASLUT,20000,2022-08-06 10:00:00,M2,E1,pos,,\n\
+         R1,reversal,X9,C1,BPNTD,1000,2022-08-06 11:00:00,,,,,\n\
+         R2,reversal,D1,C1,BPNTD,1000,2022-08-06 11:00:00,,,,,\n\
+         R3,reversal,R2,C1,BPNTD,1000,2022-08-06 12:00:00,,,,,\n\
+         R4,reversal,D1,C1,ASLUT,1000,2022-08-06 12:00:00,,,,,\n\
+         R5,reversal,D3,C1,BPNTD,1000,2022-08-06 09:00:00,,,,,\n\
+         D3,debit,,C1,BPNTD,5000,2022-08-06 10:30:00,M3,E1,pos,,\n\
+         R6,reversal,D2,C1,ASLUT,2000,2022-08-06 13:00:00,,,,,\n",
+    );
+    assert_eq!(
+        findings(&report),
+        [
+            ("ORPHAN_REVERSAL", "R4", "C1", "ASLUT", 7),
+            ("ORPHAN_REVERSAL", "R1", "C1", "BPNTD", 4),
+            ("ORPHAN_REVERSAL", "R3", "C1", "BPNTD", 6),
+            ("ORPHAN_REVERSAL", "R5", "C1", "BPNTD", 8),
+        ]
+    );
+    for (txn, cause) in [("R1", "not in debits.csv"), ("R3", "a reversal"), ("R4", "program BPNTD"), ("R5", "later")] {
+        let text = detail(&report, Rule::OrphanReversal, txn);
+        assert!(text.contains(cause), "{txn}: {text:?} should say {cause:?}");
+    }
+    // R2 and R6 are applied. Settled: D1 10000 - R2 1000, D3 5000; D2 20000 - R6 2000.
+    assert_eq!(money(&report, "BPNTD"), ["14000.00", "0.00", "86000.00"]);
+    assert_eq!(money(&report, "ASLUT"), ["18000.00", "0.00", "82000.00"]);
+    assert_eq!(settlement(&report), ["M1,BPNTD,9000.00,1,1", "M2,ASLUT,18000.00,1,1", "M3,BPNTD,5000.00,1,0"]);
+}
+
+#[test]
 fn findings_and_balances_are_ordered_by_whole_card_ids_past_their_first_bytes() {
     // Card ids of 17 and 18 bytes that share their first 16: the order is bytewise over the
     // whole id (a shorter id before a longer one it begins), then program code, then txn_id.
