@@ -48,5 +48,5 @@ for side, rev in (("a", rev_a), ("b", rev_b)):
     median = [statistics.median(r[i] for r in rows[side]) for i in range(4)]
     walls = [r[0] for r in rows[side]]
     print(f"  {rev:>12}: wall {median[0]:.2f} s (min {min(walls):.2f}, max {max(walls):.2f}), "
-          f"user {median[1]:.2f} s, sys {median[2]:.2f} s, peak {median[3] / 1024:.0f} MB")
+          f"user {median[1]:.2f} s, sys {median[2]:.2f} s, peak {median[3] / 1024:.0f} MiB")
 EOF
