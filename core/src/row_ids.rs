@@ -25,9 +25,9 @@ const _: () = assert!(limits::ID_BYTES_MAX <= u8::MAX as usize, "an id's length 
 impl<'a> RowIds<'a> {
     /// Checked ids (at most [`limits::ID_BYTES_MAX`] bytes each), copied into `arena`.
     pub(crate) fn keep(arena: &'a Bump, [first, second, third]: [&[u8]; 3]) -> RowIds<'a> {
-        let len = |id: &[u8]| u8::try_from(id.len()).expect("ids are checked: at most 64 bytes");
+        debug_assert!([first, second, third].iter().all(|id| id.len() <= limits::ID_BYTES_MAX), "ids are checked");
+        let len = |id: &[u8]| u8::try_from(id.len()).expect("ids are checked: at most ID_BYTES_MAX bytes");
         let (first_len, second_len) = (len(first), len(second));
-        debug_assert!(usize::from(len(third)) <= limits::ID_BYTES_MAX, "ids are checked");
         let bytes = arena.alloc_slice_fill_copy(first.len() + second.len() + third.len(), 0u8);
         let (f, rest) = bytes.split_at_mut(first.len());
         let (s, t) = rest.split_at_mut(second.len());

@@ -677,20 +677,22 @@ fn orphan_reversal_for_each_cause() {
 #[test]
 fn orphan_reversal_causes_on_a_card_with_many_reversals() {
     // Six reversals on C1, more than the walk looks up by reading the card's events (4): the
-    // originals are found through the events sorted by txn_id, with the same causes.
+    // originals are found through the events sorted by txn_id, with the same causes. Event
+    // order (R5, T1, T2, T3, R1, R2, R3, R4, R6) is far from txn_id order, so a lookup that
+    // skipped the sort would miss T1 and T2.
     let report = run(
         BASE,
         "C1,B1,,BPNTD,2022-08-01,2022-08-31,100000\n\
          C1,B1,,ASLUT,2022-08-01,2022-08-31,100000\n",
-        "D1,debit,,C1,BPNTD,10000,2022-08-06 10:00:00,M1,E1,pos,,\n\
-         D2,debit,,C1,ASLUT,20000,2022-08-06 10:00:00,M2,E1,pos,,\n\
+        "T1,debit,,C1,BPNTD,10000,2022-08-06 10:00:00,M1,E1,pos,,\n\
+         T2,debit,,C1,ASLUT,20000,2022-08-06 10:00:00,M2,E1,pos,,\n\
          R1,reversal,X9,C1,BPNTD,1000,2022-08-06 11:00:00,,,,,\n\
-         R2,reversal,D1,C1,BPNTD,1000,2022-08-06 11:00:00,,,,,\n\
+         R2,reversal,T1,C1,BPNTD,1000,2022-08-06 11:00:00,,,,,\n\
          R3,reversal,R2,C1,BPNTD,1000,2022-08-06 12:00:00,,,,,\n\
-         R4,reversal,D1,C1,ASLUT,1000,2022-08-06 12:00:00,,,,,\n\
-         R5,reversal,D3,C1,BPNTD,1000,2022-08-06 09:00:00,,,,,\n\
-         D3,debit,,C1,BPNTD,5000,2022-08-06 10:30:00,M3,E1,pos,,\n\
-         R6,reversal,D2,C1,ASLUT,2000,2022-08-06 13:00:00,,,,,\n",
+         R4,reversal,T1,C1,ASLUT,1000,2022-08-06 12:00:00,,,,,\n\
+         R5,reversal,T3,C1,BPNTD,1000,2022-08-06 09:00:00,,,,,\n\
+         T3,debit,,C1,BPNTD,5000,2022-08-06 10:30:00,M3,E1,pos,,\n\
+         R6,reversal,T2,C1,ASLUT,2000,2022-08-06 13:00:00,,,,,\n",
     );
     assert_eq!(
         findings(&report),
@@ -705,7 +707,7 @@ fn orphan_reversal_causes_on_a_card_with_many_reversals() {
         let text = detail(&report, Rule::OrphanReversal, txn);
         assert!(text.contains(cause), "{txn}: {text:?} should say {cause:?}");
     }
-    // R2 and R6 are applied. Settled: D1 10000 - R2 1000, D3 5000; D2 20000 - R6 2000.
+    // R2 and R6 are applied. Settled: T1 10000 - R2 1000, T3 5000; T2 20000 - R6 2000.
     assert_eq!(money(&report, "BPNTD"), ["14000.00", "0.00", "86000.00"]);
     assert_eq!(money(&report, "ASLUT"), ["18000.00", "0.00", "82000.00"]);
     assert_eq!(settlement(&report), ["M1,BPNTD,9000.00,1,1", "M2,ASLUT,18000.00,1,1", "M3,BPNTD,5000.00,1,0"]);
