@@ -311,12 +311,11 @@ pub(crate) fn walk_cards<'a>(
     Ok(walked)
 }
 
-/// An id as text (ids are checked ASCII; anything else is shown lossily, never a panic).
+/// An id as text ([`crate::rows::push_id`]: as it is, or lossily for anything but checked ASCII).
 fn text(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
-    }
+    let mut text = String::with_capacity(bytes.len());
+    crate::rows::push_id(&mut text, bytes);
+    text
 }
 
 /// Conservation, and the report's rows in SPEC order (settlement was summed with the cards).
@@ -405,10 +404,7 @@ fn balance_rows(
         }
         part
     });
-    match parts.is_empty() {
-        true => Balances::new(programs, scale),
-        false => Balances::concat(parts),
-    }
+    Balances::concat(parts).unwrap_or_else(|| Balances::new(programs, scale))
 }
 
 /// Rows read and rejected, and the SHA-256, of each input file.

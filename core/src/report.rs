@@ -193,11 +193,10 @@ impl Balances {
     }
 
     /// The rows of `parts`, one part after the other (parts of one rulebook's report, whose
-    /// programs and scale the first part gives; with no part, an empty table of no program,
-    /// so a caller with none makes its own with [`Balances::new`]).
-    pub(crate) fn concat(parts: Vec<Balances>) -> Balances {
+    /// programs and scale the first part gives), or none without a part.
+    pub(crate) fn concat(parts: Vec<Balances>) -> Option<Balances> {
         let mut parts = parts.into_iter();
-        let Some(mut all) = parts.next() else { return Balances::default() };
+        let mut all = parts.next()?;
         let rest: Vec<Balances> = parts.collect();
         all.rows.reserve_exact(rest.iter().map(|p| p.rows.len()).sum());
         all.text.reserve_exact(rest.iter().map(|p| p.text.len()).sum());
@@ -206,7 +205,7 @@ impl Balances {
             all.rows.extend(part.rows.iter().map(|row| Kept { card: row.card + shift, ..*row }));
             all.text.push_str(&part.text);
         }
-        all
+        Some(all)
     }
 
     fn view(&self, row: &Kept) -> Balance<'_> {
