@@ -525,7 +525,7 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         self.s.draw_range[i] = (start, self.s.draws.len() as u32);
         if self.ctx.rulebook.bulk_drain_ratio.at_most(e.amount, available) {
             out.drains.push(Drain {
-                terminal: e.terminal,
+                terminal: e.terminal(),
                 card: e.card(),
                 txn: e.txn(),
                 program: e.program,
@@ -692,7 +692,7 @@ mod tests {
         let arena = bumpalo::Bump::new();
         let mut numbering = crate::names::Numbering::default();
         let merchants: Vec<MerchantNo> =
-            [&b"M0"[..], b"M1", b"M2"].iter().map(|id| numbering.debit(id, b"T", &arena).0).collect();
+            [&b"M0"[..], b"M1", b"M2"].iter().map(|id| numbering.number(id, &arena)).collect();
         let at = |merchant: usize, program| registry.registered(merchants[merchant], program);
         assert_eq!([at(0, 0), at(0, 1), at(0, 2)], [false, false, false]);
         assert_eq!([at(1, 0), at(1, 1), at(1, 2)], [true, false, true]);

@@ -59,7 +59,7 @@ impl FileKind {
 pub(crate) struct Allocation<'a> {
     pub line: u64,
     /// `card_id`, `beneficiary_id` and `household_id` (empty when not given).
-    ids: RowIds<'a>,
+    ids: RowIds<'a, 3>,
     pub program: ProgramId,
     pub valid_from: Date,
     pub valid_to: Date,
@@ -73,24 +73,24 @@ const _: () = assert!(std::mem::size_of::<Allocation<'_>>() == 64);
 impl<'a> Allocation<'a> {
     /// `card_id`.
     pub(crate) fn card(&self) -> &'a [u8] {
-        self.ids.first()
+        self.ids.get::<0>()
     }
 
     /// `beneficiary_id`.
     pub(crate) fn beneficiary(&self) -> &'a [u8] {
-        self.ids.second()
+        self.ids.get::<1>()
     }
 
     /// `household_id`: empty when not given.
     pub(crate) fn household(&self) -> &'a [u8] {
-        self.ids.third()
+        self.ids.get::<2>()
     }
 
     /// An allocation as parsed from its values, for tests.
     #[cfg(test)]
     pub(crate) fn new(
         line: u64,
-        ids: RowIds<'a>,
+        ids: RowIds<'a, 3>,
         program: ProgramId,
         (valid_from, valid_to): (Date, Date),
         amount: Minor,
@@ -115,9 +115,9 @@ pub(crate) enum Kind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Debit<'a> {
     pub line: u64,
-    /// `txn_id`, `original_txn_id` (empty on a debit: the column is ignored there) and
-    /// `card_id`.
-    ids: RowIds<'a>,
+    /// `txn_id`, `original_txn_id` (empty on a debit: the column is ignored there),
+    /// `card_id` and `terminal_id` (empty on a reversal that names none).
+    ids: RowIds<'a, 4>,
     pub kind: Kind,
     pub program: ProgramId,
     pub amount: Minor,
@@ -125,7 +125,6 @@ pub(crate) struct Debit<'a> {
     /// The merchant id's number in the file's [`Names`] (the empty id's, on a reversal that
     /// names none).
     pub merchant: MerchantNo,
-    pub terminal: &'a [u8],
     pub channel: Option<Channel>,
     pub mcc: Option<u16>,
     pub atc: Option<u16>,
@@ -134,22 +133,27 @@ pub(crate) struct Debit<'a> {
 // 10M debits are held at once: 16 bytes more per row is 160 MB more at the peak. (On
 // wasm32 pointers, and so ids, are half the size.)
 #[cfg(target_pointer_width = "64")]
-const _: () = assert!(std::mem::size_of::<Debit<'_>>() == 96);
+const _: () = assert!(std::mem::size_of::<Debit<'_>>() == 80);
 
 impl<'a> Debit<'a> {
     /// `txn_id`.
     pub(crate) fn txn(&self) -> &'a [u8] {
-        self.ids.first()
+        self.ids.get::<0>()
     }
 
     /// `original_txn_id`: empty on a debit.
     pub(crate) fn original(&self) -> &'a [u8] {
-        self.ids.second()
+        self.ids.get::<1>()
     }
 
     /// `card_id`.
     pub(crate) fn card(&self) -> &'a [u8] {
-        self.ids.third()
+        self.ids.get::<2>()
+    }
+
+    /// `terminal_id`: empty on a reversal that names none.
+    pub(crate) fn terminal(&self) -> &'a [u8] {
+        self.ids.get::<3>()
     }
 
     /// Every field of the spec equal (parsed values, not text)?
@@ -396,9 +400,9 @@ impl RowSpec for DebitSpec<'_> {
                 })?),
             };
         // Kept last, so that the arena and the table hold no id of a rejected row.
-        let ids = RowIds::keep(f.arena, [txn, original, card]);
-        let (merchant, terminal) = names.debit(merchant, terminal, f.arena);
-        Ok(Debit { line, ids, kind, program, amount, instant, merchant, terminal, channel, mcc, atc })
+        let ids = RowIds::keep(f.arena, [txn, original, card, terminal]);
+        let merchant = names.number(merchant, f.arena);
+        Ok(Debit { line, ids, kind, program, amount, instant, merchant, channel, mcc, atc })
     }
 
     fn place(row: &mut Debit<'_>, newlines: u64, numbers: &[u32]) {

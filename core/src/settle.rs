@@ -168,7 +168,7 @@ mod tests {
     /// per row, and the table.
     fn numbered<'a>(rows: &[Row<'_>], arena: &'a bumpalo::Bump) -> (Vec<MerchantNo>, Names<'a>) {
         let mut numbering = Numbering::default();
-        let local: Vec<MerchantNo> = rows.iter().map(|row| numbering.debit(row.0.as_bytes(), b"E", arena).0).collect();
+        let local: Vec<MerchantNo> = rows.iter().map(|row| numbering.number(row.0.as_bytes(), arena)).collect();
         let (names, tables) = names::merge(vec![numbering]);
         (local.into_iter().map(|no| names::renumber(no, &tables[0])).collect(), names)
     }
