@@ -60,7 +60,7 @@ impl Registry {
 pub(crate) struct Ctx<'r, 'a> {
     pub rulebook: &'r Rulebook,
     pub registry: &'r Registry,
-    /// The merchant ids of debits.csv, by [`MerchantNo`](crate::names::MerchantNo).
+    /// The merchant ids of debits.csv, by [`MerchantNo`].
     pub merchants: &'r Names<'a>,
 }
 
