@@ -304,11 +304,24 @@ where
 /// The first 16 bytes of an id as a big-endian integer, zero-padded. Ids are printable ASCII
 /// (no zero byte), so these order as the bytes do; ids that agree on them are then compared
 /// whole.
+///
+/// Read as whole words where the id has them: copying a variable number of bytes into a
+/// zeroed buffer was a call to `memcpy` per id (1.3% of samples at 1M debits, sharding).
+#[inline]
 pub(crate) fn prefix(id: &[u8]) -> u128 {
-    let mut bytes = [0u8; 16];
-    let n = id.len().min(16);
-    bytes[..n].copy_from_slice(&id[..n]);
-    u128::from_be_bytes(bytes)
+    let word = |at: usize| id.get(at..).and_then(|rest| rest.first_chunk::<8>()).map(|w| u64::from_be_bytes(*w));
+    let n = id.len();
+    let (high, low) = match (word(0), word(8)) {
+        (Some(high), Some(low)) => (high, low),
+        // 8 to 15 bytes: the last 8 end the id; shifted up, the bytes past the first 8 lead.
+        (Some(high), None) => (high, word(n - 8).map_or(0, |last| last.checked_shl(8 * (16 - n) as u32).unwrap_or(0))),
+        // Fewer than 8.
+        (None, _) => {
+            let bytes = id.iter().fold(0u64, |w, &b| w << 8 | u64::from(b));
+            (bytes.checked_shl(8 * (8 - n) as u32).unwrap_or(0), 0)
+        }
+    };
+    u128::from(high) << 64 | u128::from(low)
 }
 
 /// Bytewise order of two ids, mostly decided by an integer comparison.
@@ -319,6 +332,17 @@ pub(crate) fn by_id(x: &[u8], y: &[u8]) -> std::cmp::Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ids_prefix_is_its_first_16_bytes_zero_padded() {
+        let bytes: Vec<u8> = (0..40u8).map(|i| b'!' + i * 2).collect();
+        for n in 0..=bytes.len() {
+            let id = &bytes[..n];
+            let mut padded = [0u8; 16];
+            padded[..n.min(16)].copy_from_slice(&id[..n.min(16)]);
+            assert_eq!(prefix(id), u128::from_be_bytes(padded), "{n} bytes");
+        }
+    }
 
     const IDS: [&[u8]; 8] = [
         b"C1",
