@@ -1375,17 +1375,17 @@ fn probe_from(name: &str, threads: usize, by_path: bool) -> (u64, u64, u64, Stri
 /// (alone: `cargo test --release -p harmoni --test hostile -- --ignored --nocapture
 /// memory_stays`).
 ///
-/// Measured on the 2-core machine (release, 2026-11-24, one run at 9b8755d: 96-byte debits and
+/// Measured on the 2-core machine (release, 2026-11-24, one run at 911fe4b: 80-byte debits and
 /// 64-byte allocations; inputs in memory and by path): huge-field, wide-rows and
-/// quoted-no-line-ends 0.04 to 0.08 x in memory, 0.45 to 1.13 x by path (a read window holds
-/// the 10 MB field); wide-header 1.1 to 4.8 x of 100 KB (refused at once); million-duplicates
-/// 3.5 to 3.6 x (71 MB in, 104 MB of findings.csv out); million-distinct 8.1 to 8.8 x (73 MB
-/// in, 4 million findings and 403 MB of output out); short-debits 14.0 to 15.2 x (47 MB in, 5
-/// million findings and 498 MB out); dense-findings 17.6 to 19.4 x (54 MB in, 8 million
-/// findings and 778 MB out, 14.5 times the input); long-card-ids 11.6 to 12.8 x (61 MB in,
-/// short-debits with card ids sharing their first 14 bytes); distinct-merchants 10.2 to 11.3 x
+/// quoted-no-line-ends 0.06 to 0.11 x in memory, 0.37 to 1.14 x by path (a read window holds
+/// the 10 MB field); wide-header 2.5 to 5.5 x of 100 KB (refused at once); million-duplicates
+/// 3.4 x (71 MB in, 104 MB of findings.csv out); million-distinct 7.9 to 8.6 x (73 MB
+/// in, 4 million findings and 403 MB of output out); short-debits 13.7 to 14.9 x (47 MB in, 5
+/// million findings and 498 MB out); dense-findings 17.4 to 19.0 x (54 MB in, 8 million
+/// findings and 778 MB out, 14.5 times the input); long-card-ids 11.5 to 12.6 x (61 MB in,
+/// short-debits with card ids sharing their first 14 bytes); distinct-merchants 9.3 to 10.6 x
 /// (53 MB in, a million settled debits at a million merchants, and a million findings);
-/// short-allocations 5.6 to 6.6 x (51 MB in, a million balances: the peak is in the report
+/// short-allocations 5.8 to 6.6 x (51 MB in, a million balances: the peak is in the report
 /// stage, where each balance is held as a kept allocation of 80 bytes, its card's head of 16,
 /// a sort key of 32 and a packed row of 64 with its card id; 12.6 to 14.5 x when rows were
 /// `Balance`s of about 270 bytes with their strings, 6.9 to 7.9 x with 112-byte kept
