@@ -206,33 +206,83 @@ impl Money {
 impl fmt::Display for Money {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match u128::try_from(self.minor) {
-            Ok(minor) => with_point_u128(minor, self.scale, f),
+            Ok(minor) => {
+                let mut buf = [0; DIGITS_MAX];
+                let at = point_digits(minor, self.scale, &mut buf);
+                f.pad(std::str::from_utf8(&buf[at..]).map_err(|_| fmt::Error)?)
+            }
             Err(_) => f.pad(&with_point(self.minor.to_string(), self.scale)),
         }
     }
 }
 
-/// [`with_point`] for a non-negative `u128`, without going through 256-bit formatting.
-fn with_point_u128(mut minor: u128, scale: u32, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    let mut buf = [b'0'; 80];
+impl Money {
+    /// Appends the amount as [`Display`](fmt::Display) shows it, without the formatting
+    /// machinery: balances.csv writes three amounts a row, 1.26 million rows at 10M debits,
+    /// and perf put a fifth of the samples of writing it in `fmt`, `pad` and `from_utf8`.
+    pub(crate) fn push_to(&self, out: &mut String) {
+        match u128::try_from(self.minor) {
+            Ok(minor) => {
+                let mut buf = [0; DIGITS_MAX];
+                let at = point_digits(minor, self.scale, &mut buf);
+                out.extend(buf[at..].iter().map(|&b| char::from(b)));
+            }
+            Err(_) => out.push_str(&self.to_string()),
+        }
+    }
+}
+
+/// Room for a `u128` (39 digits) and its point, or a scale of up to 78 and its zeros.
+const DIGITS_MAX: usize = 80;
+
+/// Writes `minor` with a point before its last `scale` digits (and at least one digit
+/// before the point) at the end of `buf`, as [`with_point`] does without going through
+/// 256-bit formatting; returns where it starts. Digits are taken in `u64` arithmetic once
+/// what is left fits one (a `u128` division is a call).
+fn point_digits(minor: u128, scale: u32, buf: &mut [u8; DIGITS_MAX]) -> usize {
     let mut at = buf.len();
-    let mut written = 0u32;
-    while minor > 0 || written <= scale {
+    let (mut rest, mut written) = (minor, 0u32);
+    loop {
+        let (digit, next) = match u64::try_from(rest) {
+            Ok(small) => ((small % 10) as u8, u128::from(small / 10)),
+            Err(_) => ((rest % 10) as u8, rest / 10),
+        };
         if written == scale && scale > 0 {
             at -= 1;
             buf[at] = b'.';
         }
         at -= 1;
-        buf[at] = b'0' + (minor % 10) as u8;
-        minor /= 10;
-        written += 1;
+        buf[at] = b'0' + digit;
+        (rest, written) = (next, written + 1);
+        if rest == 0 && written > scale {
+            return at;
+        }
     }
-    f.pad(std::str::from_utf8(&buf[at..]).map_err(|_| fmt::Error)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_are_pushed_and_displayed_as_the_plain_integer_with_its_point() {
+        let big = [u128::from(u64::MAX), 10u128.pow(19), 10u128.pow(20) + 7, u128::MAX];
+        let values = [0u128, 1, 9, 10, 99, 100, 12_345, 5_000_000].into_iter().chain(big).chain(big.map(|v| v - 1));
+        for minor in values {
+            for scale in [0, 1, 2, 3, 18] {
+                let expected = with_point(minor.to_string(), scale);
+                let money = Money::of(minor, scale);
+                let mut pushed = String::from("x");
+                money.push_to(&mut pushed);
+                assert_eq!((pushed, money.to_string()), (format!("x{expected}"), expected.clone()), "{minor} {scale}");
+            }
+        }
+        // Below zero (a sum, never a row's amount): the 256-bit path.
+        let negative = Money::new(Sum::from(-1_234i128), 2);
+        let mut pushed = String::new();
+        negative.push_to(&mut pushed);
+        assert_eq!((pushed.as_str(), negative.to_string().as_str()), ("-12.34", "-12.34"));
+    }
 
     #[test]
     fn money_grammar() {

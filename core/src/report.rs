@@ -444,10 +444,20 @@ impl Report {
         for window in blocks.chunks(threads) {
             let texts = parallel::map(threads, window.to_vec(), |(start, end)| {
                 let mut text = String::with_capacity((end - start) * 80);
-                let mut n: [String; 5] = Default::default();
                 for b in self.balances.iter().skip(start).take(end - start) {
-                    format_into(&mut n, [&b.valid_from, &b.valid_to, &b.allocated, &b.spent, &b.remaining]);
-                    row(&mut text, &[b.card_id, b.program, &n[0], &n[1], &n[2], &n[3], &n[4]]);
+                    // Dates and amounts are digits, dashes and points: never quoted.
+                    field(&mut text, b.card_id);
+                    text.push(',');
+                    field(&mut text, b.program);
+                    for date in [b.valid_from, b.valid_to] {
+                        text.push(',');
+                        date.push_to(&mut text);
+                    }
+                    for amount in [b.allocated, b.spent, b.remaining] {
+                        text.push(',');
+                        amount.push_to(&mut text);
+                    }
+                    text.push('\n');
                 }
                 text
             });

@@ -89,6 +89,28 @@ impl Date {
     }
 }
 
+impl Date {
+    /// Appends the date as [`Display`](fmt::Display) shows it, `YYYY-MM-DD`, without the
+    /// formatting machinery (balances.csv writes two dates a row).
+    pub(crate) fn push_to(&self, out: &mut String) {
+        let (y, m, d) = civil_from_days(i64::from(self.0));
+        let digits = |out: &mut String, value: i64, width: u32| {
+            for place in (0..width).rev() {
+                out.push(char::from(b'0' + (value / 10i64.pow(place) % 10) as u8));
+            }
+        };
+        if (0..=9999).contains(&y) {
+            digits(out, y, 4);
+            out.push('-');
+            digits(out, m, 2);
+            out.push('-');
+            digits(out, d, 2);
+        } else {
+            out.push_str(&self.to_string());
+        }
+    }
+}
+
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (y, m, d) = civil_from_days(i64::from(self.0));
@@ -219,6 +241,19 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_pushed_as_they_display() {
+        let days = (-800_000..-799_000).chain(-1_000..80_000).chain(2_932_000..2_933_000).step_by(7);
+        for date in days.chain([0, 2_932_896, 2_932_897]).map(Date) {
+            let mut pushed = String::from("x");
+            date.push_to(&mut pushed);
+            assert_eq!(pushed, format!("x{date}"), "{}", date.0);
+        }
+        let mut pushed = String::new();
+        Date::parse(b"2022-08-01").expect("a date").push_to(&mut pushed);
+        assert_eq!(pushed, "2022-08-01");
+    }
 
     const WIB: Offset = Offset(7 * 3600);
 
