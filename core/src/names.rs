@@ -64,11 +64,22 @@ struct Slot {
     number: u32,
 }
 
+// Two u64s, not a u128: its 16-byte alignment would pad the slot to 32 bytes.
+const _: () = assert!(std::mem::size_of::<Slot>() == 24);
+
 impl Slot {
     fn of(id: &[u8], number: u32) -> Slot {
         let head = prefix(id);
         let len = u32::try_from(id.len()).expect("ids are checked: at most ID_BYTES_MAX bytes");
         Slot { head: [(head >> 64) as u64, head as u64], len, number }
+    }
+
+    /// Is this slot's id `id` (whose slot is `probe`)? As [`Headed`]'s equality: equal heads
+    /// and lengths decide for ids of at most 16 bytes; a longer id's tail is compared with
+    /// the slot's name in `names`.
+    fn holds(&self, probe: &Slot, id: &[u8], names: &[Id<'_>]) -> bool {
+        (self.head, self.len) == (probe.head, probe.len)
+            && (id.len() <= 16 || names[self.number as usize].bytes[16..] == id[16..])
     }
 }
 
@@ -85,11 +96,7 @@ impl<'a> Numbering<'a> {
         let hash = self.state.hash_one(merchant);
         let probe = Slot::of(merchant, 0);
         let names = &self.names;
-        let same = |slot: &Slot| {
-            (slot.head, slot.len) == (probe.head, probe.len)
-                && (merchant.len() <= 16 || names[slot.number as usize].bytes[16..] == merchant[16..])
-        };
-        if let Some(slot) = self.seen.find(hash, same) {
+        if let Some(slot) = self.seen.find(hash, |slot| slot.holds(&probe, merchant, names)) {
             return MerchantNo(slot.number);
         }
         let number = u32::try_from(self.names.len()).expect("fewer merchants than rows, and rows fit a u32");
@@ -152,6 +159,30 @@ mod tests {
         // One copy per distinct id, in the order numbered.
         let copies: Vec<&[u8]> = numbering.names.iter().map(|id| id.bytes).collect();
         assert_eq!(copies, [&b"M2"[..], b"M1", &long, &twin]);
+    }
+
+    #[test]
+    fn a_slot_holds_an_id_exactly_when_their_bytes_are_equal() {
+        // The table compares slots only when their hashes agree, which different ids rarely
+        // do: every pair is compared here.
+        let ids: [&[u8]; 9] = [
+            b"",
+            b"M1",
+            b"M10",
+            b"WRG-0000000001",
+            b"WRG-000000000001",
+            b"WRG-000000000002",
+            b"WRG-0000000000012",
+            b"MERCHANT-WITH-A-LONG-ID-0001",
+            b"MERCHANT-WITH-A-LONG-ID-0002",
+        ];
+        let names: Vec<Id<'_>> = ids.iter().map(|id| Id { hash: 0, bytes: id }).collect();
+        for (number, x) in ids.iter().enumerate() {
+            let slot = Slot::of(x, number as u32);
+            for y in ids {
+                assert_eq!(slot.holds(&Slot::of(y, 0), y, &names), *x == y, "{x:?} {y:?}");
+            }
+        }
     }
 
     #[test]

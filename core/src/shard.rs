@@ -306,7 +306,8 @@ where
 /// whole.
 ///
 /// Read as whole words where the id has them: copying a variable number of bytes into a
-/// zeroed buffer was a call to `memcpy` per id (1.3% of samples at 1M debits, sharding).
+/// zeroed buffer was a call to `memcpy` per id (perf at 1M debits: `memmove` 3.05% of
+/// samples before, 1.3% of them from sharding; 1.21% after).
 #[inline]
 pub(crate) fn prefix(id: &[u8]) -> u128 {
     let word = |at: usize| id.get(at..).and_then(|rest| rest.first_chunk::<8>()).map(|w| u64::from_be_bytes(*w));

@@ -87,9 +87,7 @@ impl Date {
         }
         parse_date(text).ok_or_else(|| format!("'{}' is not a valid date (YYYY-MM-DD)", crate::money::show(text)))
     }
-}
 
-impl Date {
     /// Appends the date as [`Display`](fmt::Display) shows it, `YYYY-MM-DD`, without the
     /// formatting machinery (balances.csv writes two dates a row).
     pub(crate) fn push_to(&self, out: &mut String) {

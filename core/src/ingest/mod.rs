@@ -2,10 +2,10 @@
 //!
 //! Columns are found by header name. Each row is checked column by column in SPEC order and
 //! the first failing column names the reject ([`spec`]: the rows and their checks; this
-//! module: cutting a file into chunks and parsing them in parallel). A row is either used or rejected, so rows read
-//! = rows used + rows rejected, per file. The ids a row keeps are copied into its chunk's
-//! arena, so the rows do not hold on to the input: a file given by path is read a window at a
-//! time and never held whole ([`crate::source`]).
+//! module: cutting a file into chunks and parsing them in parallel). A row is either used or
+//! rejected, so rows read = rows used + rows rejected, per file. The ids a row keeps are
+//! copied into its chunk's arena, so the rows do not hold on to the input: a file given by
+//! path is read a window at a time and never held whole ([`crate::source`]).
 //!
 //! Parallel parsing is speculative: the file is cut at line ends into chunks ([`plan_chunks`]
 //! avoids cuts inside quoted fields), each chunk is parsed as if a record started there, then
