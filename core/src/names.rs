@@ -38,6 +38,11 @@ impl MerchantNo {
     pub(crate) fn index(self) -> usize {
         self.0 as usize
     }
+
+    /// The number at `index` of a file's [`Names`] (which holds fewer than 2^32 ids).
+    pub(crate) fn from_index(index: usize) -> MerchantNo {
+        MerchantNo(index as u32)
+    }
 }
 
 /// The distinct merchant ids of a file, each at the index of its [`MerchantNo`].

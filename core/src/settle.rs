@@ -1,17 +1,23 @@
 //! Settlement: net amounts per (merchant, program), from what the card walk settled.
 //!
 //! Each batch of card shards adds up what it settles per (merchant, program) as it goes
-//! ([`Sums`]). Merchants are few beside debits, so a batch's sums are small and stay in
-//! cache, and no list of every settled debit is kept (32 bytes each: 320 MB at 10M debits).
-//! A summed (merchant, program) pair costs more than a listed row (a 96-byte map slot, 110 to
-//! 220 bytes with the map's spare room, against 32), so a batch that meets many pairs for
-//! what it settles lists the debits of pairs it has no room for ([`Sums::add`]; room grows
-//! with the rows settled). The batches' sums and lists are then regrouped by merchant shard (a listed row becomes a 96-byte entry there), and
-//! each pair is added up whole by one thread. Sums are exact integers, so the order of adding
-//! does not change them. With the `distinct-merchants` probe of `core/tests/hostile.rs` (a
-//! million settled debits, each at a merchant of its own), the run peaks at 9.3 to 10.6
-//! times its input (at 911fe4b), a million findings and the numbering of a million merchant
-//! ids included.
+//! ([`Sums`]), and no list of every settled debit is kept (32 bytes each: 320 MB at 10M
+//! debits). Merchants are few beside debits, so a batch usually sums in a table with a
+//! 24-byte slot for every (merchant, program) ([`PairTable`]), found without a hash or a
+//! probe. At 10M debits (25,000 merchants, 4 programs: 2.4 MB a batch) that took the card
+//! stage from 1,823-1,909 ms to 1,614-1,787 (stage_times, 4 interleaved runs each): with
+//! a map of 96-byte slots, two thirds of the samples of adding were the first load of a slot.
+//!
+//! A batch with too many merchants for a table (see [`DEBITS_PER_SLOT`]) sums in a map
+//! instead, and a summed pair costs more than a listed row (a 96-byte map slot,
+//! 110 to 220 bytes with the map's spare room, against 32), so a batch that meets many pairs
+//! for what it settles lists the debits of pairs it has no room for ([`Sums::add`]; room
+//! grows with the rows settled). The batches' sums and lists are then regrouped by merchant
+//! shard (a listed row becomes a 96-byte entry there), and each pair is added up whole by one
+//! thread. Sums are exact integers, so the order of adding does not change them. With the
+//! `distinct-merchants` probe of `core/tests/hostile.rs` (a million settled debits, each at a
+//! merchant of its own), the run peaks at 9.3 to 10.6 times its input (at 911fe4b), a
+//! million findings and the numbering of a million merchant ids included.
 //!
 //! Merchants are keyed by their number in debits.csv ([`MerchantNo`]), so summing never reads
 //! a merchant id's bytes; they are read only at the end, to sort the (merchant, program) pairs.
@@ -85,21 +91,99 @@ impl Settled {
     }
 }
 
-/// What some cards settled: summed per (merchant, program) for the pairs there was room for
-/// when they were met, listed row by row for the others.
+/// What one (merchant, program) settled in a batch, in a [`PairTable`]: 24 bytes, against a
+/// 96-byte [`ByPair`] slot. Rows are numbered in `u32`, so neither count overflows; an amount
+/// that would overflow a `u64` sum is added to the batch's other sums instead.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    gross: u64,
+    reversed: u64,
+    debits: u32,
+    reversals: u32,
+}
+
+/// A [`Slot`] per (merchant, program), at `merchant * programs + program`: a sum is found
+/// without hashing or probing, in a third of the memory.
+struct PairTable {
+    programs: usize,
+    slots: Vec<Slot>,
+}
+
+impl PairTable {
+    /// Adds `amount` to its pair's slot, or returns false (and changes nothing) if the slot's
+    /// sum would not fit a `u64`.
+    #[inline]
+    fn add(&mut self, pair: Pair, amount: Minor, reversal: bool) -> bool {
+        let slot = &mut self.slots[pair.merchant.index() * self.programs + usize::from(pair.program)];
+        let (sum, count) = match reversal {
+            true => (&mut slot.reversed, &mut slot.reversals),
+            false => (&mut slot.gross, &mut slot.debits),
+        };
+        match u64::try_from(amount).ok().and_then(|amount| sum.checked_add(amount)) {
+            Some(added) => {
+                *sum = added;
+                *count += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The pairs with something added, and what.
+    fn entries(&self) -> impl Iterator<Item = (Pair, SettleAcc)> + '_ {
+        let programs = self.programs;
+        self.slots.iter().enumerate().filter(|(_, slot)| slot.debits > 0 || slot.reversals > 0).map(move |(i, slot)| {
+            let pair = Pair { merchant: MerchantNo::from_index(i / programs), program: (i % programs) as ProgramId };
+            let acc = SettleAcc {
+                gross: Sum::from(slot.gross),
+                reversed: Sum::from(slot.reversed),
+                debits: u64::from(slot.debits),
+                reversals: u64::from(slot.reversals),
+            };
+            (pair, acc)
+        })
+    }
+}
+
+/// A batch sums in a [`PairTable`] when it has at most one slot per this many debits to
+/// settle, or at most [`PAIRS_SUMMED`] slots (96 KB, less than the map's room for as many).
+/// Its table is then at most 6 bytes a debit (60 MB in all at 10M debits) beyond that, and a
+/// file with a merchant per debit (`distinct-merchants` in `core/tests/hostile.rs`) has none.
+const DEBITS_PER_SLOT: usize = 4;
+
+/// What some cards settled: in a [`PairTable`] when the batch has one, else summed per (merchant,
+/// program) for the pairs there was room for when they were met, listed row by row for the
+/// others.
 #[derive(Default)]
 pub(crate) struct Sums {
+    table: Option<PairTable>,
     summed: ByPair,
     listed: Vec<Settled>,
-    /// Debits and reversals added.
+    /// Debits and reversals added outside the table.
     added: usize,
 }
 
 impl Sums {
+    /// Sums for a batch that settles at most `debits` debits (and their reversals), at
+    /// `merchants` merchants under `programs` programs: in a [`PairTable`] when it is small
+    /// beside the debits.
+    pub(crate) fn new(merchants: usize, programs: usize, debits: usize) -> Sums {
+        let slots = merchants.saturating_mul(programs);
+        let room = PAIRS_SUMMED.max(debits / DEBITS_PER_SLOT);
+        let table = (slots <= room).then(|| PairTable { programs, slots: vec![Slot::default(); slots] });
+        Sums { table, ..Sums::default() }
+    }
+
     /// A settled debit, or an applied reversal of a settled debit (under the debit's merchant
     /// and program).
     pub(crate) fn add(&mut self, merchant: MerchantNo, program: ProgramId, amount: Minor, reversal: bool) {
-        let settled = Settled { pair: Pair { merchant, program }, amount, reversal };
+        let pair = Pair { merchant, program };
+        if let Some(table) = &mut self.table {
+            if table.add(pair, amount, reversal) {
+                return;
+            }
+        }
+        let settled = Settled { pair, amount, reversal };
         self.added += 1;
         if let Some(sum) = self.summed.get_mut(&settled.pair) {
             sum.add(&settled.acc());
@@ -123,7 +207,8 @@ pub(crate) fn settlement<'a>(
     let shard_of = |pair: Pair| pair.merchant.index() % shard::SHARDS;
     let bucketed = parallel::map(threads, batches, |sums| {
         let mut buckets: Vec<Vec<Entry>> = vec![Vec::new(); shard::SHARDS];
-        for (pair, acc) in sums.summed {
+        let tabled = sums.table.iter().flat_map(PairTable::entries);
+        for (pair, acc) in tabled.chain(sums.summed) {
             buckets[shard_of(pair)].push((pair, acc));
         }
         for s in sums.listed {
@@ -175,7 +260,17 @@ mod tests {
 
     /// What a batch that settled `entries` (numbered `nos`) sums.
     fn sums(entries: &[Row<'_>], nos: &[MerchantNo]) -> Sums {
-        let mut sums = Sums::default();
+        sums_into(Sums::default(), entries, nos)
+    }
+
+    /// [`sums`] in a [`PairTable`] for `merchants` merchants and 2 programs.
+    fn tabled(merchants: usize, entries: &[Row<'_>], nos: &[MerchantNo]) -> Sums {
+        let sums = Sums::new(merchants, 2, 0);
+        assert!(sums.table.is_some());
+        sums_into(sums, entries, nos)
+    }
+
+    fn sums_into(mut sums: Sums, entries: &[Row<'_>], nos: &[MerchantNo]) -> Sums {
         for (&(_, program, amount, reversal), &no) in entries.iter().zip(nos) {
             sums.add(no, program, amount, reversal);
         }
@@ -232,8 +327,14 @@ mod tests {
         ];
         let arena = bumpalo::Bump::new();
         let (nos, merchants) = numbered(&entries, &arena);
-        let split = [vec![sums(&entries, &nos)], vec![sums(&entries[..3], &nos[..3]), sums(&entries[3..], &nos[3..])]];
-        for (lists, threads) in split.into_iter().zip([1, 2]) {
+        let n = merchants.len();
+        let split = [
+            vec![sums(&entries, &nos)],
+            vec![sums(&entries[..3], &nos[..3]), sums(&entries[3..], &nos[3..])],
+            vec![tabled(n, &entries, &nos)],
+            vec![tabled(n, &entries[..3], &nos[..3]), sums(&entries[3..], &nos[3..])],
+        ];
+        for (lists, threads) in split.into_iter().zip([1, 2, 1, 2]) {
             let got: Vec<_> = settlement(lists, &merchants, threads)
                 .into_iter()
                 .map(|(m, p, acc)| {
@@ -242,6 +343,84 @@ mod tests {
                 })
                 .collect();
             assert_eq!(got, expected);
+        }
+    }
+
+    #[test]
+    fn a_batch_sums_in_a_table_only_when_it_is_small_beside_its_debits() {
+        assert!(Sums::new(25_000, 4, 400_000).table.is_some());
+        assert!(Sums::new(25_000, 4, 399_999).table.is_none());
+        // A merchant per debit: no table.
+        assert!(Sums::new(1_000_000, 1, 1_000_000).table.is_none());
+        assert!(Sums::new(usize::MAX, 2, usize::MAX).table.is_none());
+        // A small table whatever the debits.
+        assert!(Sums::new(1024, 4, 0).table.is_some_and(|t| t.slots.len() == PAIRS_SUMMED));
+        assert!(Sums::new(1025, 4, 0).table.is_none());
+        assert!(Sums::new(0, 4, 0).table.is_some_and(|t| t.slots.is_empty()));
+    }
+
+    #[test]
+    fn sums_past_a_u64_are_added_outside_the_table_and_add_up_the_same() {
+        let big = Minor::from(u64::MAX) - 10;
+        let entries = vec![
+            entry("M1", 0, big, false),
+            entry("M1", 0, 11, false),
+            entry("M1", 0, 3, false),
+            entry("M1", 0, big + 20, false),
+            entry("M2", 1, 5, false),
+            entry("M2", 1, big, true),
+            entry("M2", 1, big, true),
+            entry("M1", 1, 7, false),
+        ];
+        let arena = bumpalo::Bump::new();
+        let (nos, merchants) = numbered(&entries, &arena);
+        let table = tabled(merchants.len(), &entries, &nos);
+        // The 11, the amount past a u64 and the second reversal of `big` did not fit.
+        assert_eq!(table.added, 3);
+        let got = settlement(vec![table], &merchants, 2);
+        assert_eq!(got, settlement(vec![sums(&entries, &nos)], &merchants, 1));
+        let show: Vec<_> = got
+            .iter()
+            .map(|(m, p, acc)| {
+                (m.to_vec(), *p, acc.gross.to_string(), acc.reversed.to_string(), acc.debits, acc.reversals)
+            })
+            .collect();
+        let twice_big = (Sum::from(big) * Sum::from(2u8)).to_string();
+        assert_eq!(
+            show,
+            [
+                (b"M1".to_vec(), 0, (Sum::from(big) * Sum::from(2u8) + Sum::from(34u8)).to_string(), "0".into(), 4, 0),
+                (b"M1".to_vec(), 1, "7".into(), "0".into(), 1, 0),
+                (b"M2".to_vec(), 1, "5".into(), twice_big, 1, 2),
+            ]
+        );
+    }
+
+    proptest::proptest! {
+        /// However the rows are split into batches, and whichever batches sum in a table,
+        /// the settlement is the one of a single batch summing in a map.
+        #[test]
+        fn tables_and_maps_in_any_batches_settle_the_same(
+            rows in proptest::collection::vec((0..6usize, 0..2 as ProgramId, 0..6usize, proptest::bool::ANY), 0..60),
+            cuts in proptest::collection::vec((0..60usize, proptest::bool::ANY), 0..4),
+        ) {
+            const NAMES: [&str; 6] = ["M0", "M1", "M2", "M3", "MERCHANT-0000000000-A", "MERCHANT-0000000000-B"];
+            let big = Minor::from(u64::MAX);
+            let amounts = [1, 250, big / 2, big - 1, big, big + 1];
+            let rows: Vec<Row<'_>> =
+                rows.iter().map(|&(m, p, a, reversal)| entry(NAMES[m], p, amounts[a], reversal)).collect();
+            let arena = bumpalo::Bump::new();
+            let (nos, merchants) = numbered(&rows, &arena);
+            let mut cuts: Vec<(usize, bool)> = cuts.into_iter().map(|(at, t)| (at.min(rows.len()), t)).collect();
+            cuts.sort_unstable();
+            let mut batches = Vec::new();
+            let mut start = 0;
+            for (end, in_table) in cuts.into_iter().chain([(rows.len(), true)]) {
+                let (rows, nos) = (&rows[start..end], &nos[start..end]);
+                batches.push(if in_table { tabled(merchants.len(), rows, nos) } else { sums(rows, nos) });
+                start = end;
+            }
+            proptest::prop_assert_eq!(settlement(batches, &merchants, 2), settlement(vec![sums(&rows, &nos)], &merchants, 1));
         }
     }
 }
