@@ -271,8 +271,8 @@ pub(crate) fn walk_cards<'a>(
     let batches = parallel::batches(shards, threads.saturating_mul(4));
     let outs = parallel::map(threads, batches, |batch| {
         let mut out = cards::ShardOut::new(rulebook.programs.len());
-        let settling = batch.iter().map(|(debit_ids, _)| debit_ids.len()).sum();
-        out.settled = settle::Sums::new(ctx.merchants.len(), rulebook.programs.len(), settling);
+        let rows = batch.iter().map(|(debit_ids, _)| debit_ids.len()).sum();
+        out.settled = settle::Sums::new(ctx.merchants.len(), rulebook.programs.len(), rows);
         for (debit_ids, allocation_ids) in batch {
             cards::shard(&ctx, debits, debit_ids, allocations, allocation_ids, &mut out)?;
         }

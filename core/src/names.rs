@@ -41,6 +41,7 @@ impl MerchantNo {
 
     /// The number at `index` of a file's [`Names`] (which holds fewer than 2^32 ids).
     pub(crate) fn from_index(index: usize) -> MerchantNo {
+        debug_assert!(u32::try_from(index).is_ok(), "a file's names are numbered in u32");
         MerchantNo(index as u32)
     }
 }

@@ -2,14 +2,17 @@
 //!
 //! Each batch of card shards adds up what it settles per (merchant, program) as it goes
 //! ([`Sums`]), and no list of every settled debit is kept (32 bytes each: 320 MB at 10M
-//! debits). Merchants are few beside debits, so a batch usually sums in a table with a
-//! 24-byte slot for every (merchant, program) ([`PairTable`]), found without a hash or a
-//! probe. At 10M debits (25,000 merchants, 4 programs: 2.4 MB a batch) that took the card
-//! stage from 1,823-1,909 ms to 1,614-1,787 (stage_times, 4 interleaved runs each): with
-//! a map of 96-byte slots, two thirds of the samples of adding were the first load of a slot.
+//! debits). Merchants are few beside debits, so a batch can sum in a table with a 24-byte
+//! slot for every (merchant, program) ([`PairTable`]), found without a hash or a probe,
+//! while the table is small beside the rows the batch walks ([`ROWS_PER_SLOT`]). At 10M
+//! debits on 2 threads (8 batches; 25,000 merchants, 4 programs: 2.4 MB a batch) that took
+//! the card stage from 1,823-1,909 ms to 1,614-1,787 (stage_times, 4 interleaved runs each):
+//! with a map of 96-byte slots, two thirds of the samples of adding were the first load of a
+//! slot. Batches are 4 per thread, so the same cycle on 8 threads or more takes the map.
 //!
-//! A batch with too many merchants for a table (see [`DEBITS_PER_SLOT`]) sums in a map
-//! instead, and a summed pair costs more than a listed row (a 96-byte map slot,
+//! A batch with too many merchants for a table sums in a map instead, as does a batch with a
+//! table for an amount that would overflow its slot. A summed pair costs more than a listed
+//! row (a 96-byte map slot,
 //! 110 to 220 bytes with the map's spare room, against 32), so a batch that meets many pairs
 //! for what it settles lists the debits of pairs it has no room for ([`Sums::add`]; room
 //! grows with the rows settled). The batches' sums and lists are then regrouped by merchant
@@ -103,7 +106,8 @@ struct Slot {
 }
 
 /// A [`Slot`] per (merchant, program), at `merchant * programs + program`: a sum is found
-/// without hashing or probing, in a third of the memory.
+/// without hashing or probing. A slot is a quarter of a map slot, but every pair has one,
+/// met or not.
 struct PairTable {
     programs: usize,
     slots: Vec<Slot>,
@@ -145,11 +149,12 @@ impl PairTable {
     }
 }
 
-/// A batch sums in a [`PairTable`] when it has at most one slot per this many debits to
-/// settle, or at most [`PAIRS_SUMMED`] slots (96 KB, less than the map's room for as many).
-/// Its table is then at most 6 bytes a debit (60 MB in all at 10M debits) beyond that, and a
-/// file with a merchant per debit (`distinct-merchants` in `core/tests/hostile.rs`) has none.
-const DEBITS_PER_SLOT: usize = 4;
+/// A batch sums in a [`PairTable`] when it has at most one slot per this many rows of
+/// debits.csv to walk (debits and reversals), or at most [`PAIRS_SUMMED`] slots (96 KiB,
+/// less than the map's room for as many). The tables then take at most 6 bytes a row, plus
+/// 96 KiB a batch (24 MiB at 256 batches, on 64 threads), and a file with a merchant per
+/// debit (`distinct-merchants` in `core/tests/hostile.rs`) has none.
+const ROWS_PER_SLOT: usize = 4;
 
 /// What some cards settled: in a [`PairTable`] when the batch has one, else summed per (merchant,
 /// program) for the pairs there was room for when they were met, listed row by row for the
@@ -164,12 +169,12 @@ pub(crate) struct Sums {
 }
 
 impl Sums {
-    /// Sums for a batch that settles at most `debits` debits (and their reversals), at
+    /// Sums for a batch that walks `rows` rows of debits.csv (debits and reversals), at
     /// `merchants` merchants under `programs` programs: in a [`PairTable`] when it is small
-    /// beside the debits.
-    pub(crate) fn new(merchants: usize, programs: usize, debits: usize) -> Sums {
+    /// beside the rows.
+    pub(crate) fn new(merchants: usize, programs: usize, rows: usize) -> Sums {
         let slots = merchants.saturating_mul(programs);
-        let room = PAIRS_SUMMED.max(debits / DEBITS_PER_SLOT);
+        let room = PAIRS_SUMMED.max(rows / ROWS_PER_SLOT);
         let table = (slots <= room).then(|| PairTable { programs, slots: vec![Slot::default(); slots] });
         Sums { table, ..Sums::default() }
     }
@@ -352,7 +357,8 @@ mod tests {
         assert!(Sums::new(25_000, 4, 399_999).table.is_none());
         // A merchant per debit: no table.
         assert!(Sums::new(1_000_000, 1, 1_000_000).table.is_none());
-        assert!(Sums::new(usize::MAX, 2, usize::MAX).table.is_none());
+        // The slots saturate rather than wrap (to 0, here).
+        assert!(Sums::new(usize::MAX / 2 + 1, 2, 0).table.is_none());
         // A small table whatever the debits.
         assert!(Sums::new(1024, 4, 0).table.is_some_and(|t| t.slots.len() == PAIRS_SUMMED));
         assert!(Sums::new(1025, 4, 0).table.is_none());
