@@ -81,7 +81,8 @@ pub(crate) struct ShardOut<'a> {
     /// Reversals whose original is not a row of their card: (finding index, original, card).
     pub orphans: Vec<(usize, &'a [u8], &'a [u8])>,
     /// Settled debits and applied reversals of settled debits, for the settlement (summed per
-    /// (merchant, program), or listed: [`Sums`]).
+    /// (merchant, program), or listed: [`Sums`]). The sums of the thread working the batch,
+    /// lent to it for the batch (`engine::walk_cards`).
     pub settled: Sums,
     pub drains: Vec<Drain<'a>>,
     /// Kept allocations with what is left of them, in [`balance_order`] once the batch is

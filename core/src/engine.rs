@@ -269,16 +269,26 @@ pub(crate) fn walk_cards<'a>(
     // findings then sit in a few large lists that `FoundList::gather` moves, rather than in
     // 256 small ones it would copy, whose freed memory the allocator keeps.
     let batches = parallel::batches(shards, threads.saturating_mul(4));
-    let outs = parallel::map(threads, batches, |batch| {
-        let mut out = cards::ShardOut::new(rulebook.programs.len());
-        let rows = batch.iter().map(|(debit_ids, _)| debit_ids.len()).sum();
-        out.settled = settle::Sums::new(ctx.merchants.len(), rulebook.programs.len(), rows);
-        for (debit_ids, allocation_ids) in batch {
-            cards::shard(&ctx, debits, debit_ids, allocations, allocation_ids, &mut out)?;
-        }
-        out.finish();
-        Ok(out)
-    });
+    let (merchants, programs) = (ctx.merchants.len(), rulebook.programs.len());
+    let rows: usize = batches.iter().flatten().map(|(debit_ids, _)| debit_ids.len()).sum();
+    // Settlement sums are kept per thread, not per batch: a thread's table then has room for
+    // the rows of all the batches it works ([`settle::Sums::new`]), however many threads.
+    let (outs, settled) = parallel::map_with(
+        threads,
+        batches,
+        |workers| settle::Sums::new(merchants, programs, rows / workers.max(1)),
+        |sums, batch| {
+            let mut out = cards::ShardOut::new(programs);
+            out.settled = std::mem::take(sums);
+            let walked = batch.into_iter().try_for_each(|(debit_ids, allocation_ids)| {
+                cards::shard(&ctx, debits, debit_ids, allocations, allocation_ids, &mut out)
+            });
+            *sums = std::mem::take(&mut out.settled);
+            walked?;
+            out.finish();
+            Ok(out)
+        },
+    );
     let mut outs = outs.into_iter().collect::<Result<Vec<_>, Error>>()?;
     let orphans: Vec<(usize, usize)> =
         outs.iter().enumerate().flat_map(|(s, out)| out.orphans.iter().map(move |&(k, ..)| (s, k))).collect();
@@ -299,14 +309,12 @@ pub(crate) fn walk_cards<'a>(
         balance_heads: Vec::with_capacity(outs.len()),
         settlement: Vec::new(),
     };
-    let mut settled = Vec::with_capacity(outs.len());
     let mut balances = Vec::with_capacity(outs.len());
     for out in outs {
         summary::Tally::add_all(&mut walked.tallies, &out.tallies);
         walked.drains.extend(out.drains);
         balances.push(out.balances);
         walked.balance_heads.push(out.heads);
-        settled.push(out.settled);
     }
     walked.balances = KeptAllocations::new(balances);
     walked.settlement = settle::settlement(settled, &ingested.debits.names, threads);

@@ -82,9 +82,25 @@ where
     R: Send,
     F: Fn(T) -> R + Sync,
 {
+    map_with(threads, items, |_| (), |_, item| f(item)).0
+}
+
+/// [`map`], with a state of each worker's own, made by `init` (told how many workers there
+/// are) and handed to `f` with every item the worker takes. Returns the results in item
+/// order, and the states, one per worker; which items a worker took is not told.
+pub(crate) fn map_with<T, R, S, I, F>(threads: usize, items: Vec<T>, init: I, f: F) -> (Vec<R>, Vec<S>)
+where
+    T: Send,
+    R: Send,
+    S: Send,
+    I: Fn(usize) -> S + Sync,
+    F: Fn(&mut S, T) -> R + Sync,
+{
     let workers = threads.min(items.len());
     if workers <= 1 || cfg!(target_arch = "wasm32") {
-        return items.into_iter().map(f).collect();
+        let mut state = init(1);
+        let results = items.into_iter().map(|item| f(&mut state, item)).collect();
+        return (results, vec![state]);
     }
     let count = items.len();
     let queue = ArrayQueue::new(count);
@@ -92,21 +108,26 @@ where
         assert!(queue.push(item).is_ok(), "the queue holds every item");
     }
     let mut done: Vec<Vec<(usize, R)>> = Vec::with_capacity(workers);
+    let mut states: Vec<S> = Vec::with_capacity(workers);
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 scope.spawn(|| {
+                    let mut state = init(workers);
                     let mut out = Vec::new();
                     while let Some((index, item)) = queue.pop() {
-                        out.push((index, f(item)));
+                        out.push((index, f(&mut state, item)));
                     }
-                    out
+                    (out, state)
                 })
             })
             .collect();
         for handle in handles {
             match handle.join() {
-                Ok(out) => done.push(out),
+                Ok((out, state)) => {
+                    done.push(out);
+                    states.push(state);
+                }
                 Err(panic) => std::panic::resume_unwind(panic),
             }
         }
@@ -115,7 +136,7 @@ where
     for (index, result) in done.into_iter().flatten() {
         slots[index] = Some(result);
     }
-    slots.into_iter().map(|r| r.expect("every item was mapped")).collect()
+    (slots.into_iter().map(|r| r.expect("every item was mapped")).collect(), states)
 }
 
 #[cfg(test)]
@@ -125,6 +146,29 @@ mod tests {
         for threads in [1, 2, 8] {
             let out = super::map(threads, (0..1000u64).collect(), |x| x * x);
             assert_eq!(out, (0..1000u64).map(|x| x * x).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn each_worker_keeps_its_own_state_over_the_items_it_takes() {
+        for threads in [1, 2, 8] {
+            let (out, states) = super::map_with(
+                threads,
+                (0..1000u64).collect(),
+                |workers| (workers, Vec::new()),
+                |(_, taken), x| {
+                    taken.push(x);
+                    x * 2
+                },
+            );
+            assert_eq!(out, (0..1000u64).map(|x| x * 2).collect::<Vec<_>>());
+            let workers = if cfg!(target_arch = "wasm32") { 1 } else { threads };
+            assert_eq!(states.len(), workers);
+            assert!(states.iter().all(|(told, _)| *told == workers));
+            // Every item was taken by exactly one worker.
+            let mut taken: Vec<u64> = states.into_iter().flat_map(|(_, taken)| taken).collect();
+            taken.sort_unstable();
+            assert_eq!(taken, (0..1000u64).collect::<Vec<_>>());
         }
     }
 

@@ -1,26 +1,28 @@
 //! Settlement: net amounts per (merchant, program), from what the card walk settled.
 //!
-//! Each batch of card shards adds up what it settles per (merchant, program) as it goes
-//! ([`Sums`]), and no list of every settled debit is kept (32 bytes each: 320 MB at 10M
-//! debits). Merchants are few beside debits, so a batch can sum in a table with a 24-byte
-//! slot for every (merchant, program) ([`PairTable`]), found without a hash or a probe,
-//! while the table is small beside the rows the batch walks ([`ROWS_PER_SLOT`]). At 10M
-//! debits on 2 threads (8 batches; 25,000 merchants, 4 programs: 2.4 MB a batch) that took
-//! the card stage from 1,823-1,909 ms to 1,614-1,787 (stage_times, 4 interleaved runs each):
-//! with a map of 96-byte slots, two thirds of the samples of adding were the first load of a
-//! slot. Batches are 4 per thread, so the same cycle on 8 threads or more takes the map.
+//! Each thread of the card stage adds up what it settles per (merchant, program) as it goes
+//! ([`Sums`], one per thread over the batches of card shards it works), and no list of every
+//! settled debit is kept (32 bytes each: 320 MB at 10M debits). Merchants are few beside
+//! debits, so a thread can sum in a table with a 24-byte slot for every (merchant, program)
+//! ([`PairTable`]), found without a hash or a probe, while the table is small beside the
+//! rows the thread walks ([`ROWS_PER_SLOT`]: at 10M debits, 25,000 merchants and 4 programs,
+//! on up to 25 threads). With a map of 96-byte slots, two thirds of the samples of adding
+//! were the first load of a slot. At 10M debits (stage_times, interleaved runs, medians)
+//! tables of 2.4 MB took the card stage from 1,935 to 1,718 ms on 2 threads (6 runs each),
+//! and from 2,139 to 1,813 ms with `--threads 8` on the same 2 cores (3 runs each), where
+//! a table per batch of shards rather than per thread would not have had room (2,194 ms).
 //!
-//! A batch with too many merchants for a table sums in a map instead, as does a batch with a
-//! table for an amount that would overflow its slot. A summed pair costs more than a listed
-//! row (a 96-byte map slot,
-//! 110 to 220 bytes with the map's spare room, against 32), so a batch that meets many pairs
-//! for what it settles lists the debits of pairs it has no room for ([`Sums::add`]; room
-//! grows with the rows settled). The batches' sums and lists are then regrouped by merchant
-//! shard (a listed row becomes a 96-byte entry there), and each pair is added up whole by one
-//! thread. Sums are exact integers, so the order of adding does not change them. With the
-//! `distinct-merchants` probe of `core/tests/hostile.rs` (a million settled debits, each at a
-//! merchant of its own), the run peaks at 9.3 to 10.6 times its input (at 911fe4b), a
-//! million findings and the numbering of a million merchant ids included.
+//! A thread with too many merchants for a table sums in a map instead, as does a thread with
+//! a table for an amount that would overflow its slot. A summed pair costs more than a listed
+//! row (a 96-byte map slot, 110 to 220 bytes with the map's spare room, against 32), so sums
+//! that meet many pairs for what they settle list the debits of pairs there is no room for
+//! ([`Sums::add`]; room grows with the rows settled). The threads' sums and lists are then
+//! regrouped by merchant shard (a listed row becomes a 96-byte entry there), and each pair is
+//! added up whole by one thread. Sums are exact integers, so neither the order of adding nor
+//! which thread added a row changes them. With the `distinct-merchants` probe of
+//! `core/tests/hostile.rs` (a million settled debits, each at a merchant of its own), the run
+//! peaks at 9.3 to 10.6 times its input (at 911fe4b), a million findings and the numbering of
+//! a million merchant ids included.
 //!
 //! Merchants are keyed by their number in debits.csv ([`MerchantNo`]), so summing never reads
 //! a merchant id's bytes; they are read only at the end, to sort the (merchant, program) pairs.
@@ -49,7 +51,8 @@ impl SettleAcc {
     }
 }
 
-/// A batch sums a new (merchant, program) pair while it sums fewer than this many pairs...
+/// Sums take a new (merchant, program) pair into their map while it holds fewer than this many
+/// pairs...
 const PAIRS_SUMMED: usize = 4096;
 
 /// ... or fewer than one per this many debits and reversals it settled.
@@ -94,9 +97,9 @@ impl Settled {
     }
 }
 
-/// What one (merchant, program) settled in a batch, in a [`PairTable`]: 24 bytes, against a
-/// 96-byte [`ByPair`] slot. Rows are numbered in `u32`, so neither count overflows; an amount
-/// that would overflow a `u64` sum is added to the batch's other sums instead.
+/// What one (merchant, program) settled, in a [`PairTable`]: 24 bytes, against a 96-byte
+/// [`ByPair`] slot. Rows are numbered in `u32`, so neither count overflows; an amount that
+/// would overflow a `u64` sum is added to the map or the list instead.
 #[derive(Clone, Copy, Debug, Default)]
 struct Slot {
     gross: u64,
@@ -149,14 +152,14 @@ impl PairTable {
     }
 }
 
-/// A batch sums in a [`PairTable`] when it has at most one slot per this many rows of
-/// debits.csv to walk (debits and reversals), or at most [`PAIRS_SUMMED`] slots (96 KiB,
-/// less than the map's room for as many). The tables then take at most 6 bytes a row, plus
-/// 96 KiB a batch (24 MiB at 256 batches, on 64 threads), and a file with a merchant per
-/// debit (`distinct-merchants` in `core/tests/hostile.rs`) has none.
+/// Sums have a [`PairTable`] when it has at most one slot per this many rows of debits.csv
+/// (debits and reversals) their thread walks, on average, or at most [`PAIRS_SUMMED`] slots
+/// (96 KiB, less than the map's room for as many). The tables then take at most 6 bytes a
+/// row, plus 96 KiB a thread, and a file with a merchant per debit (`distinct-merchants` in
+/// `core/tests/hostile.rs`) has none.
 const ROWS_PER_SLOT: usize = 4;
 
-/// What some cards settled: in a [`PairTable`] when the batch has one, else summed per (merchant,
+/// What some cards settled: in a [`PairTable`] when there is one, else summed per (merchant,
 /// program) for the pairs there was room for when they were met, listed row by row for the
 /// others.
 #[derive(Default)]
@@ -169,7 +172,7 @@ pub(crate) struct Sums {
 }
 
 impl Sums {
-    /// Sums for a batch that walks `rows` rows of debits.csv (debits and reversals), at
+    /// Sums for a thread that walks about `rows` rows of debits.csv (debits and reversals), at
     /// `merchants` merchants under `programs` programs: in a [`PairTable`] when it is small
     /// beside the rows.
     pub(crate) fn new(merchants: usize, programs: usize, rows: usize) -> Sums {
@@ -200,17 +203,17 @@ impl Sums {
     }
 }
 
-/// The sums of every batch added up per (merchant, program), for the pairs with at least one
+/// The sums of every thread added up per (merchant, program), for the pairs with at least one
 /// settled debit (a reversal is applied only to a settled debit, so this drops nothing), in
 /// `merchant_id` then program order.
 pub(crate) fn settlement<'a>(
-    batches: Vec<Sums>,
+    parts: Vec<Sums>,
     merchants: &Names<'a>,
     threads: usize,
 ) -> Vec<(&'a [u8], ProgramId, SettleAcc)> {
     type Entry = (Pair, SettleAcc);
     let shard_of = |pair: Pair| pair.merchant.index() % shard::SHARDS;
-    let bucketed = parallel::map(threads, batches, |sums| {
+    let bucketed = parallel::map(threads, parts, |sums| {
         let mut buckets: Vec<Vec<Entry>> = vec![Vec::new(); shard::SHARDS];
         let tabled = sums.table.iter().flat_map(PairTable::entries);
         for (pair, acc) in tabled.chain(sums.summed) {
