@@ -266,6 +266,11 @@ mod tests {
         (local.into_iter().map(|no| names::renumber(no, &tables[0])).collect(), names)
     }
 
+    /// A settlement row with its sums as text, to compare with hand-written values.
+    fn show((m, p, acc): &(&[u8], ProgramId, SettleAcc)) -> (Vec<u8>, ProgramId, String, String, u64, u64) {
+        (m.to_vec(), *p, acc.gross.to_string(), acc.reversed.to_string(), acc.debits, acc.reversals)
+    }
+
     /// What a batch that settled `entries` (numbered `nos`) sums.
     fn sums(entries: &[Row<'_>], nos: &[MerchantNo]) -> Sums {
         sums_into(Sums::default(), entries, nos)
@@ -301,9 +306,6 @@ mod tests {
         let per_merchant = rows.chunks(2).zip(nos.chunks(2)).map(|(rows, nos)| sums(rows, nos)).collect();
         assert_eq!(got, settlement(per_merchant, &merchants, 1));
         assert_eq!(got.len(), names.len() + 1);
-        let show = |(m, p, acc): &(&[u8], ProgramId, SettleAcc)| {
-            (m.to_vec(), *p, acc.gross.to_string(), acc.reversed.to_string(), acc.debits, acc.reversals)
-        };
         assert_eq!(show(&got[0]), (b"M00000".to_vec(), 0, "105".into(), "30".into(), 2, 1));
         assert_eq!(show(&got[1]), (b"M00000".to_vec(), 1, "7".into(), "0".into(), 1, 0));
         assert_eq!(
@@ -388,12 +390,7 @@ mod tests {
         assert_eq!(table.added, 3);
         let got = settlement(vec![table], &merchants, 2);
         assert_eq!(got, settlement(vec![sums(&entries, &nos)], &merchants, 1));
-        let show: Vec<_> = got
-            .iter()
-            .map(|(m, p, acc)| {
-                (m.to_vec(), *p, acc.gross.to_string(), acc.reversed.to_string(), acc.debits, acc.reversals)
-            })
-            .collect();
+        let show: Vec<_> = got.iter().map(show).collect();
         let twice_big = (Sum::from(big) * Sum::from(2u8)).to_string();
         assert_eq!(
             show,
