@@ -393,8 +393,7 @@ fn finding_counts(rulebook: &Rulebook, found: &[Found]) -> Vec<BTreeMap<String, 
 /// card stage is already in that order ([`cards::ShardOut::finish`]), so sorting their
 /// positions beside the heads it kept ([`cards::merged_balance_keys`]) merges a few sorted
 /// runs. Reading the rows in merged order reads each batch front to back. The rows are then
-/// packed on every thread, a slice of the order each (a cache miss per row read), and the
-/// slices put end to end.
+/// packed on every thread, a slice of the order each, and the slices put end to end.
 fn balance_rows(
     kept: &KeptAllocations<'_>,
     heads: Vec<Vec<u128>>,
@@ -408,9 +407,17 @@ fn balance_rows(
     drop(heads);
     let parts = parallel::map(threads, parallel::slices(order.len(), threads), |(start, end)| {
         let mut part = Balances::new(programs.clone(), scale);
-        for &(_, i) in &order[start..end] {
+        for &(head, i) in &order[start..end] {
             let (a, remaining) = kept[i as usize];
-            part.push(a.card(), a.program, (a.valid_from, a.valid_to), a.amount, remaining);
+            // A card id of at most 16 bytes is the start of its head ([`prefix`]), so
+            // it is copied from there, not read from its row's arena (a cache miss a row).
+            let head = head.to_be_bytes();
+            let card = match a.card() {
+                card if card.len() <= head.len() => &head[..card.len()],
+                card => card,
+            };
+            debug_assert_eq!(card, a.card());
+            part.push(card, a.program, (a.valid_from, a.valid_to), a.amount, remaining);
         }
         part
     });
