@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 use crate::error::{Error, Location};
 use crate::limits;
 use crate::money::{self, Minor, Ratio};
+use crate::shard::prefix;
 use crate::time::Offset;
 
 /// A payment channel of a debit.
@@ -112,6 +113,9 @@ pub struct Rulebook {
     pub(crate) bulk_drain_ratio: Ratio,
     /// Sorted by code, so a [`ProgramId`] orders as its code does.
     pub(crate) programs: Vec<Program>,
+    /// Per program, its code's [`prefix`] and length: equal for equal codes of at most 16
+    /// bytes, and only for them.
+    code_heads: Vec<(u128, usize)>,
     pub(crate) sha256: String,
 }
 
@@ -170,10 +174,12 @@ impl Rulebook {
     }
 
     pub(crate) fn program_id(&self, code: &[u8]) -> Option<ProgramId> {
-        // Programs are usually few: then a scan comparing lengths first beats a binary search
-        // of memcmps (programs are sorted by code, so both find the same one).
-        if self.programs.len() <= 16 {
-            return self.programs.iter().position(|p| p.code.as_bytes() == code).map(|i| i as ProgramId);
+        // Programs are usually few, and codes short: then a scan of integer comparisons beats
+        // a binary search of memcmps (programs are sorted by code, so both find the same one;
+        // perf at 10M debits put 0.8% of samples in this function's memcmp calls).
+        if self.programs.len() <= 16 && code.len() <= 16 {
+            let key = (prefix(code), code.len());
+            return self.code_heads.iter().position(|&head| head == key).map(|i| i as ProgramId);
         }
         self.programs.binary_search_by(|p| p.code.as_bytes().cmp(code)).ok().map(|i| i as ProgramId)
     }
@@ -333,6 +339,7 @@ impl RawRulebook {
             bulk_drain_min_cards: bulk.min_cards.unwrap_or(5),
             bulk_drain_window_seconds: bulk.window_seconds.unwrap_or(1800),
             bulk_drain_ratio,
+            code_heads: programs.iter().map(|p| (prefix(p.code.as_bytes()), p.code.len())).collect(),
             programs,
             sha256,
         })
@@ -473,6 +480,29 @@ mod tests {
         assert_eq!(p.max_debit, Some(30_000_000));
         assert_eq!(r.program_id(b"ASLUT"), Some(0), "programs are sorted by code");
         assert_eq!(r.program_id(b"aslut"), None);
+    }
+
+    #[test]
+    fn program_codes_are_found_exactly_among_few_or_many() {
+        // Codes around the 16 bytes that the scan compares as integers, sharing prefixes; and
+        // a value with a zero byte, which the integers pad with.
+        let codes = ["A", "AB", "ABCDEFGHIJKLMNOP", "ABCDEFGHIJKLMNOPQ", "ABCDEFGHIJKLMNOPR"];
+        let strangers = ["", "ABC", "A\0", "ABCDEFGHIJKLMNO", "ABCDEFGHIJKLMNOPS", "ABCDEFGHIJKLMNOPQR"];
+        for more in [0, 20] {
+            // With 20 more programs, codes are found by a binary search instead.
+            let mut all: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
+            all.extend((0..more).map(|i| format!("Z{i:02}")));
+            let list: Vec<String> =
+                all.iter().map(|c| format!(r#"{{"code":{}}}"#, serde_json::to_string(c).expect("a string"))).collect();
+            let r = read(&format!(r#"{{"programs":[{}]}}"#, list.join(","))).unwrap();
+            for code in codes {
+                let id = r.program_id(code.as_bytes()).unwrap_or_else(|| panic!("{code:?} is a program"));
+                assert_eq!(r.program(id).code(), code, "{more} more");
+            }
+            for stranger in strangers {
+                assert_eq!(r.program_id(stranger.as_bytes()), None, "{stranger:?}, {more} more");
+            }
+        }
     }
 
     #[test]
