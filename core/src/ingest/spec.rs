@@ -58,9 +58,15 @@ impl<'a> Allocation<'a> {
         Allocation { line, ids, program, valid_from, valid_to, amount }
     }
 
-    /// Everything but the line: identical allocations have equal values.
+    /// Everything but the line: identical allocations have equal values. The values the row
+    /// holds are compared first, as a card's allocations nearly always differ in one of
+    /// them; the ids are read from the arena only when they do not (perf at 10M debits put
+    /// 1% of samples in comparing them first, a cache miss each). Every field is named, so a
+    /// new one cannot be left out.
     pub(crate) fn same_values(&self, other: &Allocation<'_>) -> bool {
-        Allocation { line: 0, ..*self } == Allocation { line: 0, ..*other }
+        let Allocation { line: _, ids, program, valid_from, valid_to, amount } = *self;
+        (program, valid_from, valid_to, amount) == (other.program, other.valid_from, other.valid_to, other.amount)
+            && ids == other.ids
     }
 }
 
