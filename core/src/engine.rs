@@ -279,12 +279,9 @@ pub(crate) fn walk_cards<'a>(
         |workers| settle::Sums::new(merchants, programs, rows / workers.max(1)),
         |sums, batch| {
             let mut out = cards::ShardOut::new(programs);
-            out.settled = std::mem::take(sums);
-            let walked = batch.into_iter().try_for_each(|(debit_ids, allocation_ids)| {
-                cards::shard(&ctx, debits, debit_ids, allocations, allocation_ids, &mut out)
-            });
-            *sums = std::mem::take(&mut out.settled);
-            walked?;
+            for (debit_ids, allocation_ids) in batch {
+                cards::shard(&ctx, debits, debit_ids, allocations, allocation_ids, &mut out, sums)?;
+            }
             out.finish();
             Ok(out)
         },
