@@ -137,7 +137,7 @@ fn permute<T, K>(items: &mut [T], order: &mut [K], position: impl Fn(&mut K) -> 
 
 /// Works one shard into `out`: `debit_ids` are the in-play rows of debits.csv of its cards,
 /// `allocation_ids` all their parsed allocations, each with its card's hashed id. Settled
-/// debits and applied reversals of settled debits are added to `settled` (the sums of the
+/// debits and applied reversals of settled debits are added to `sums` (the sums of the
 /// thread working the shard, `engine::walk_cards`).
 pub(crate) fn shard<'a>(
     ctx: &Ctx<'_, 'a>,
@@ -146,7 +146,7 @@ pub(crate) fn shard<'a>(
     allocations: &Table<Allocation<'a>>,
     allocation_ids: Shard<HeadKeyed>,
     out: &mut ShardOut<'a>,
-    settled: &mut Sums,
+    sums: &mut Sums,
 ) -> Result<(), Error> {
     // Cards are worked in any order (every output is sorted later); what matters is that each
     // card's rows are together, then in event order and draw order. The map compares card
@@ -198,7 +198,7 @@ pub(crate) fn shard<'a>(
                 ),
             });
         }
-        Card::new(ctx, &events, &kept, &mut scratch, settled).run(out)?;
+        Card::new(ctx, &events, &kept, &mut scratch, sums).run(out)?;
     }
     Ok(())
 }
@@ -346,7 +346,7 @@ struct Card<'c, 'r, 'a> {
     allocations: &'c [Allocation<'a>],
     s: &'c mut Scratch,
     /// Where settled debits, and applied reversals of them, are summed for the settlement.
-    settled: &'c mut Sums,
+    sums: &'c mut Sums,
 }
 
 impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
@@ -355,7 +355,7 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         events: &'c [&'c Debit<'a>],
         allocations: &'c [Allocation<'a>],
         s: &'c mut Scratch,
-        settled: &'c mut Sums,
+        sums: &'c mut Sums,
     ) -> Self {
         let n = events.len();
         s.held.clear();
@@ -369,7 +369,7 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         s.draws.clear();
         s.draw_range.clear();
         s.draw_range.resize(n, (0, 0));
-        Card { ctx, events, allocations, s, settled }
+        Card { ctx, events, allocations, s, sums }
     }
 
     fn run(mut self, out: &mut ShardOut<'a>) -> Result<(), Error> {
@@ -574,7 +574,7 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
         tally.reversals_applied += 1;
         if self.s.settled[j] {
             tally.reversed_settled += Sum::from(e.amount);
-            self.settled.add(o.merchant, o.program, e.amount, true);
+            self.sums.add(o.merchant, o.program, e.amount, true);
             self.give_back(j, e.amount)
         } else {
             tally.reversed_held += Sum::from(e.amount);
@@ -652,7 +652,7 @@ impl<'c, 'r, 'a> Card<'c, 'r, 'a> {
             if self.s.settled[i] {
                 tally.debits_settled += 1;
                 tally.settled_gross += Sum::from(e.amount);
-                self.settled.add(e.merchant, e.program, e.amount, false);
+                self.sums.add(e.merchant, e.program, e.amount, false);
             } else {
                 tally.debits_held += 1;
                 tally.held_gross += Sum::from(e.amount);

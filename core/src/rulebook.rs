@@ -113,8 +113,7 @@ pub struct Rulebook {
     pub(crate) bulk_drain_ratio: Ratio,
     /// Sorted by code, so a [`ProgramId`] orders as its code does.
     pub(crate) programs: Vec<Program>,
-    /// Per program, its code's [`prefix`] and length: equal for equal codes of at most 16
-    /// bytes, and only for them.
+    /// Per program, its code's [`code_head`].
     code_heads: Vec<(u128, usize)>,
     pub(crate) sha256: String,
 }
@@ -178,7 +177,7 @@ impl Rulebook {
         // a binary search of memcmps (programs are sorted by code, so both find the same one;
         // perf at 10M debits put 0.8% of samples in this function's memcmp calls).
         if self.programs.len() <= 16 && code.len() <= 16 {
-            let key = (prefix(code), code.len());
+            let key = code_head(code);
             return self.code_heads.iter().position(|&head| head == key).map(|i| i as ProgramId);
         }
         self.programs.binary_search_by(|p| p.code.as_bytes().cmp(code)).ok().map(|i| i as ProgramId)
@@ -187,6 +186,13 @@ impl Rulebook {
     pub(crate) fn program(&self, id: ProgramId) -> &Program {
         &self.programs[usize::from(id)]
     }
+}
+
+/// A program code's [`prefix`] and length: equal for two codes of at most 16 bytes exactly
+/// when their bytes are (as in `shard::Headed`'s equality), and never equal for codes of
+/// different lengths.
+fn code_head(code: &[u8]) -> (u128, usize) {
+    (prefix(code), code.len())
 }
 
 #[derive(Deserialize)]
@@ -339,7 +345,7 @@ impl RawRulebook {
             bulk_drain_min_cards: bulk.min_cards.unwrap_or(5),
             bulk_drain_window_seconds: bulk.window_seconds.unwrap_or(1800),
             bulk_drain_ratio,
-            code_heads: programs.iter().map(|p| (prefix(p.code.as_bytes()), p.code.len())).collect(),
+            code_heads: programs.iter().map(|p| code_head(p.code.as_bytes())).collect(),
             programs,
             sha256,
         })
@@ -486,8 +492,10 @@ mod tests {
     fn program_codes_are_found_exactly_among_few_or_many() {
         // Codes around the 16 bytes that the scan compares as integers, sharing prefixes; and
         // a value with a zero byte, which the integers pad with.
-        let codes = ["A", "AB", "ABCDEFGHIJKLMNOP", "ABCDEFGHIJKLMNOPQ", "ABCDEFGHIJKLMNOPR"];
-        let strangers = ["", "ABC", "A\0", "ABCDEFGHIJKLMNO", "ABCDEFGHIJKLMNOPS", "ABCDEFGHIJKLMNOPQR"];
+        // A stranger of 16 bytes that starts a longer code tells a key that cut lengths at 16.
+        let codes = ["A", "AB", "ABCDEFGHIJKLMNOP", "ABCDEFGHIJKLMNOPQ", "ABCDEFGHIJKLMNOPR", "BCDEFGHIJKLMNOPQR"];
+        let strangers =
+            ["", "ABC", "A\0", "ABCDEFGHIJKLMNO", "ABCDEFGHIJKLMNOPS", "ABCDEFGHIJKLMNOPQR", "BCDEFGHIJKLMNOPQ"];
         for more in [0, 20] {
             // With 20 more programs, codes are found by a binary search instead.
             let mut all: Vec<String> = codes.iter().map(|c| c.to_string()).collect();
