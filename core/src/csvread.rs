@@ -123,8 +123,7 @@ impl<'d> Cursor<'d> {
                         field = pos + 1;
                     }
                     b'\n' => {
-                        // "\r\n" ends the record, as a line feed alone does.
-                        keep(field, if pos > field && data[pos - 1] == b'\r' { pos - 1 } else { pos });
+                        keep(field, before_line_end(data, field, pos));
                         self.pos = pos + 1;
                         self.newlines += 1;
                         return true;
@@ -175,12 +174,8 @@ impl<'d> Cursor<'d> {
         if malformed {
             pos += data[pos..].iter().position(|&b| b == b',' || b == b'\n').unwrap_or(data.len() - pos);
         }
-        self.pos = pos;
-        let mut end = pos;
-        if data.get(pos) == Some(&b'\n') && end > start && data[end - 1] == b'\r' {
-            end -= 1;
-            self.pos = end; // leave "\r\n" for read_record
-        }
+        let end = if data.get(pos) == Some(&b'\n') { before_line_end(data, start, pos) } else { pos };
+        self.pos = end; // at the separator, or at "\r\n": read_fields takes either
         Ok(Span { start, end, escaped: false, malformed })
     }
 
@@ -212,6 +207,18 @@ impl<'d> Cursor<'d> {
                 Ok(Span { start, end: rest.end, escaped, malformed: true })
             }
         }
+    }
+}
+
+/// Where an unquoted field from `start` ends when a line feed at `newline` ends its record:
+/// before a `\r` just ahead of the line feed, as `"\r\n"` ends a record as a line feed
+/// alone does (both readers trim it here).
+#[inline]
+fn before_line_end(data: &[u8], start: usize, newline: usize) -> usize {
+    if newline > start && data[newline - 1] == b'\r' {
+        newline - 1
+    } else {
+        newline
     }
 }
 
