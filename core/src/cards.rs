@@ -154,8 +154,9 @@ pub(crate) fn shard<'a>(
     // ids by the heads taken when the rows were sharded: it reads no id of at most 16 bytes
     // (perf at 10M debits put 5% of all samples in reading them here, a cache miss each).
     // Its slots hold card numbers alone (4 bytes), its keys are in `cards`, by number: with
-    // (key, number) slots of 56 bytes, a shard's map outgrew a core's L2 at 10M debits
-    // (perf, two runs: the map took 312 and 323 samples, then 169 and 174).
+    // (key, number) slots of 64 bytes (a 48-byte key, 16-byte aligned), a shard's map, about
+    // 1 MB, outgrew a core's L2 at 10M debits (perf, two runs: the map took 312 and 323
+    // samples, then 169 and 174).
     let capacity = allocation_ids.len() / 2 + debit_ids.len() / 8;
     let (mut numbers, mut cards) = (HashTable::<u32>::with_capacity(capacity), Vec::with_capacity(capacity));
     let hash = |key: Headed<'a>| ByHash::default().hash_one(key);

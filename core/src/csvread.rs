@@ -175,7 +175,7 @@ impl<'d> Cursor<'d> {
             pos += data[pos..].iter().position(|&b| b == b',' || b == b'\n').unwrap_or(data.len() - pos);
         }
         let end = if data.get(pos) == Some(&b'\n') { before_line_end(data, start, pos) } else { pos };
-        self.pos = end; // at the separator, or at "\r\n": read_fields takes either
+        self.pos = end; // at the separator, at "\r\n" or at the end: read_fields takes each
         Ok(Span { start, end, escaped: false, malformed })
     }
 

@@ -491,8 +491,8 @@ mod tests {
     #[test]
     fn program_codes_are_found_exactly_among_few_or_many() {
         // Codes around the 16 bytes that the scan compares as integers, sharing prefixes.
-        // Strangers: a value with a zero byte (the integers pad with zeros), and one of 16
-        // bytes that starts a longer code (it tells a key that cut lengths at 16).
+        // Strangers include a value with a zero byte (the integers pad with zeros), and one
+        // of 16 bytes that starts a longer code (it tells a key that cut lengths at 16).
         let codes = ["A", "AB", "ABCDEFGHIJKLMNOP", "ABCDEFGHIJKLMNOPQ", "ABCDEFGHIJKLMNOPR", "BCDEFGHIJKLMNOPQR"];
         let strangers =
             ["", "ABC", "A\0", "ABCDEFGHIJKLMNO", "ABCDEFGHIJKLMNOPS", "ABCDEFGHIJKLMNOPQR", "BCDEFGHIJKLMNOPQ"];

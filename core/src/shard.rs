@@ -39,7 +39,7 @@ impl<'a> Id<'a> {
         Id { hash: state.hash_one(bytes), bytes }
     }
 
-    /// The shard: the hash's top byte (maps use the other bits, see [`IdHasher`]).
+    /// The shard: the hash's low byte (maps use the other bits, see [`IdHasher`]).
     pub(crate) fn shard(&self) -> usize {
         shard_of(self.hash)
     }
@@ -98,9 +98,14 @@ impl Hash for Headed<'_> {
     }
 }
 
-/// Hands an [`Id`]'s hash to the map as it is, rotated so that the bits that chose the shard
-/// (equal for every key of a shard) do not choose the bucket. Also for other keys that hash
-/// themselves to one spread-out `u64` ([`crate::names::MerchantNo`], `settle::Pair`).
+/// Hands an [`Id`]'s hash to the map rotated by 32 bits, so that the byte that chose the
+/// shard (equal for every key of a shard: the low byte, [`shard_of`]) is in neither part
+/// that hashbrown reads: the bucket, from the low bits, and the 7-bit tag that rules out most
+/// keys before they are compared, from the top of the low 32 bits on 32-bit targets (wasm32)
+/// and of all 64 bits on 64-bit ones. With the shard in the top byte, every key of a shard
+/// had the same tag on wasm32, and every probe compared keys. Also for other keys that hash
+/// themselves to one `u64` by an odd multiplier ([`crate::names::MerchantNo`],
+/// `settle::Pair`), whose high half, the better mixed, the rotation brings low.
 #[derive(Default)]
 pub(crate) struct IdHasher(u64);
 
@@ -185,12 +190,12 @@ impl Sharded for HeadKeyed {
     }
 }
 
-/// The shard of a key hashed to `hash`: its top byte.
+/// The shard of a key hashed to `hash`: its low byte ([`IdHasher`] keeps it out of maps).
 fn shard_of(hash: u64) -> usize {
-    (hash >> 56) as usize
+    usize::from(hash as u8)
 }
 
-const _: () = assert!(SHARDS == 256, "shard_of takes the hash's top byte");
+const _: () = assert!(SHARDS == 256, "shard_of takes the hash's low byte");
 #[cfg(target_pointer_width = "64")]
 const _: () = assert!(std::mem::size_of::<HeadKeyed>() == std::mem::size_of::<Keyed<'_>>());
 
