@@ -22,4 +22,8 @@ if wall[label_b] > 0:
     times = f"{wall[label_a] / wall[label_b]:.2f} times the wall time"
 else:
     times = "wall time too short to compare (GNU time counts hundredths of a second)"
-print(f"{label_a} against {label_b}: {times}, {peak[label_a] / peak[label_b]:.2f} times the peak memory")
+if peak[label_b] > 0:
+    memory = f"{peak[label_a] / peak[label_b]:.2f} times the peak memory"
+else:
+    memory = "peak memory not reported"
+print(f"{label_a} against {label_b}: {times}, {memory}")
