@@ -68,8 +68,11 @@ struct Pair {
 impl std::hash::Hash for Pair {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         // Distinct pairs give distinct keys (a merchant number is a u32, a program a u16), and
-        // the odd multiplier keeps them distinct.
-        let key = (self.merchant.index() as u64) << 32 | u64::from(self.program);
+        // the odd multiplier keeps them distinct. The merchant in the low half: a product's
+        // bits below 32 come from the key's low half alone, and on 64-bit targets the map's
+        // tag is bits 25 to 31 of the product ([`shard::IdHasher`]); with the program there,
+        // the pairs had as many tags as programs.
+        let key = u64::from(self.program) << 32 | self.merchant.index() as u64;
         state.write_u64(key.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     }
 }
