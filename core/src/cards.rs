@@ -18,9 +18,8 @@ use crate::shard::{prefix, ByHash, HeadKeyed, Headed, Shard};
 use crate::summary::Tally;
 use crate::table::Table;
 use crate::time::Instant;
-use hashbrown::hash_table::{Entry, HashTable};
+use std::collections::HashMap;
 use std::fmt;
-use std::hash::BuildHasher;
 
 /// Kept allocations with what is left of them, as the card stage's batches listed them.
 pub(crate) type KeptAllocations<'a> = Table<(Allocation<'a>, Minor)>;
@@ -153,29 +152,18 @@ pub(crate) fn shard<'a>(
     // card's rows are together, then in event order and draw order. The map compares card
     // ids by the heads taken when the rows were sharded: it reads no id of at most 16 bytes
     // (perf at 10M debits put 5% of all samples in reading them here, a cache miss each).
-    // Its slots hold card numbers alone (4 bytes), its keys are in `cards`, by number: with
-    // (key, number) slots of 64 bytes (a 48-byte key, 16-byte aligned), a shard's map, about
-    // 1 MB, outgrew a core's L2 at 10M debits (perf, two runs: the map took 312 and 323
-    // samples, then 169 and 174).
     let capacity = allocation_ids.len() / 2 + debit_ids.len() / 8;
-    let (mut numbers, mut cards) = (HashTable::<u32>::with_capacity(capacity), Vec::with_capacity(capacity));
-    let hash = |key: Headed<'a>| ByHash::default().hash_one(key);
-    let mut card_of =
-        |key: Headed<'a>| match numbers.entry(hash(key), |&c| cards[c as usize] == key, |&c| hash(cards[c as usize])) {
-            Entry::Occupied(found) => *found.get(),
-            Entry::Vacant(new) => {
-                let number = cards.len() as u32;
-                cards.push(key);
-                new.insert(number);
-                number
-            }
-        };
+    let mut cards: HashMap<Headed<'a>, u32, ByHash> = HashMap::with_capacity_and_hasher(capacity, ByHash::default());
+    let mut card_of = |key: Headed<'a>| {
+        let next = cards.len() as u32;
+        *cards.entry(key).or_insert(next)
+    };
     let debit_cards: Vec<u32> =
         debit_ids.iter().map(|k| card_of(k.headed(|row| debits[row as usize].card()))).collect();
     let allocation_cards: Vec<u32> =
         allocation_ids.iter().map(|k| card_of(k.headed(|row| allocations[row as usize].card()))).collect();
     let count = cards.len();
-    drop((numbers, cards));
+    drop(cards);
     let (debit_ids, allocation_ids) = (debit_ids.rows(), allocation_ids.rows());
     let (debit_order, debit_starts) = group(&debit_ids, &debit_cards, count);
     let (allocation_order, allocation_starts) = group(&allocation_ids, &allocation_cards, count);
