@@ -382,7 +382,7 @@ impl RawRulebook {
 impl RawProgram {
     fn build(self, scale: u32) -> Result<Program, Invalid> {
         let code = self.code;
-        let printable = code.bytes().all(|b| (0x20..=0x7E).contains(&b));
+        let printable = crate::row_ids::printable_ascii(code.as_bytes());
         if code.is_empty() || code.len() > limits::ID_BYTES_MAX || !printable || code.contains(';') {
             return Err(format!(
                 "code '{code}' must be 1 to {} printable ASCII characters without ';'",

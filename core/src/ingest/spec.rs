@@ -8,7 +8,7 @@ use crate::csvread::{self, Span};
 use crate::limits;
 use crate::money::{self, Minor};
 use crate::names::{self, MerchantNo, Numbering};
-use crate::row_ids::RowIds;
+use crate::row_ids::{printable_ascii, RowIds};
 use crate::rulebook::{parse_mcc, Channel, ProgramId, Rulebook};
 use crate::time::{parse_instant, Date, Instant};
 
@@ -230,38 +230,6 @@ fn check_id(value: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-/// Is every byte in 0x20..=0x7E? Read eight bytes at a time, the last eight too (checking
-/// some twice), so that an id of 13 to 18 bytes is two or three loads; a shorter value is
-/// one word padded with spaces. (`check_id` with a byte-wise fold, which LLVM vectorised
-/// for longer slices than ids, took 2 to 3% of all samples at 10M debits; with this, 1.7 to
-/// 1.9%: perf at cd50061 and 8c572cd.)
-#[inline]
-fn printable_ascii(value: &[u8]) -> bool {
-    let word = |bytes: &[u8]| u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
-    let outside = match value.len().checked_sub(8) {
-        Some(last) => value
-            .chunks_exact(8)
-            .fold(outside_printable(word(&value[last..])), |outside, w| outside | outside_printable(word(w))),
-        // value[0] in the low byte, as from_le_bytes puts it (any order would do: each byte
-        // is checked alone).
-        None => {
-            outside_printable(value.iter().rev().fold(u64::from_le_bytes([b' '; 8]), |w, &b| w << 8 | u64::from(b)))
-        }
-    };
-    outside == 0
-}
-
-/// The high bit of each byte of `word` that is outside 0x20..=0x7E. Per byte, with `low` its
-/// low seven bits: its own high bit, `low + 0x60` short of 0x80 (below 0x20), `low + 1` at
-/// 0x80 (0x7F, DEL). Neither sum carries into the next byte, as `low` is at most 0x7F.
-#[inline]
-fn outside_printable(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = ONES * 0x80;
-    let low = word & !HIGH;
-    (word | !(low + ONES * 0x60) | (low + ONES)) & HIGH
-}
-
 fn program(rulebook: &Rulebook, fields: &Fields<'_, '_>, col: usize) -> Result<ProgramId, (usize, String)> {
     let code = fields.get(col)?;
     rulebook.program_id(code).ok_or_else(|| (col, format!("unknown program '{}'", money::show(code))))
@@ -434,67 +402,5 @@ impl RowSpec for MerchantSpec<'_> {
 
     fn place(row: &mut Merchant<'_>, newlines: u64, _: &[u32]) {
         row.line += newlines;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    /// The definition, a byte at a time.
-    fn printable_bytewise(value: &[u8]) -> bool {
-        value.iter().all(|b| (0x20..=0x7E).contains(b))
-    }
-
-    #[test]
-    fn every_byte_value_at_every_place_of_a_word_and_its_tail() {
-        for len in 1..=17 {
-            for at in 0..len {
-                for b in 0..=255u8 {
-                    let mut value = vec![b'A'; len];
-                    value[at] = b;
-                    assert_eq!(printable_ascii(&value), (0x20..=0x7E).contains(&b), "{b:#04x} at {at} of {len}");
-                }
-            }
-        }
-        assert!(printable_ascii(b""));
-        assert!(printable_ascii(b" ~"));
-    }
-
-    #[test]
-    fn a_word_flags_exactly_its_bytes_outside_printable_ascii() {
-        // Neighbours at both ends of the range and outside it: a carry or borrow from one
-        // byte into the next would flag a byte that is not outside, or miss one that is.
-        for fill in [0x00u8, 0x1F, 0x20, 0x7E, 0x7F, 0x80, 0xFF] {
-            for place in 0..8 {
-                for b in 0..=255u8 {
-                    let mut bytes = [fill; 8];
-                    bytes[place] = b;
-                    let expected = (0..8)
-                        .filter(|&k| !(0x20..=0x7E).contains(&bytes[k]))
-                        .fold(0u64, |flags, k| flags | 0x80 << (8 * k));
-                    assert_eq!(
-                        outside_printable(u64::from_le_bytes(bytes)),
-                        expected,
-                        "{b:#04x} at {place} in {fill:#04x}"
-                    );
-                }
-            }
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn printable_ascii_is_the_bytewise_definition(value in proptest::collection::vec(any::<u8>(), 0..80)) {
-            prop_assert_eq!(printable_ascii(&value), printable_bytewise(&value));
-        }
-
-        #[test]
-        fn mostly_printable_values_too(
-            value in proptest::collection::vec(prop_oneof![8 => 0x20..=0x7Eu8, 1 => any::<u8>()], 0..40),
-        ) {
-            prop_assert_eq!(printable_ascii(&value), printable_bytewise(&value));
-        }
     }
 }
